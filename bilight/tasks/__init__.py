@@ -1,0 +1,8 @@
+"""Problem families whose solutions are DAGs with verifiable answers (no torch, no Lightning)."""
+
+from bilight.tasks.base import Task
+from bilight.tasks.dag import ProblemDAG
+from bilight.tasks.igsm import IGSM
+from bilight.tasks.verify import extract_boxed, verify_answer
+
+__all__ = ["IGSM", "ProblemDAG", "Task", "extract_boxed", "verify_answer"]
