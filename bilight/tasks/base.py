@@ -49,7 +49,7 @@ class Task(ABC):
         out.__post_init__()
         return out
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Validate fields; subclasses call it at the end of ``__init__``."""
 
     def __repr__(self) -> str:
