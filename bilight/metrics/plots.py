@@ -1,0 +1,85 @@
+"""Matplotlib figure builders for the diagnostics: alpha histogram, co-influence heatmap, accuracy by difficulty.
+
+Why here: the figures are pure functions of the metric results, so the callbacks (which log them to
+TensorBoard and save PNGs) and the RL-readiness report draw the same pictures. Each builder returns a
+``matplotlib.figure.Figure`` made without ``pyplot`` (no global state, no GUI backend, safe in worker
+processes); saving and logging are the caller's job (``fig.savefig(path)``, ``logger.experiment.add_figure``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import cast
+
+import torch
+from matplotlib.figure import Figure
+
+from bilight.metrics.accuracy import AlphaHistogram
+
+
+def alpha_histogram_figure(hist: AlphaHistogram | Mapping[str, AlphaHistogram], title: str = "Rollout accuracy per prompt") -> Figure:
+    """Bar chart of the share of prompts at each alpha level; a mapping ``{label: hist}`` draws grouped bars (e.g. vanilla vs BRIDGE)."""
+    series = dict(hist) if isinstance(hist, Mapping) else {"": hist}
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(series)
+    for i, (label, h) in enumerate(series.items()):
+        n = h.centers.numel() - 1
+        positions = [j + (i - (len(series) - 1) / 2) * width for j in range(n + 1)]
+        ax.bar(positions, h.fractions.tolist(), width=width, label=label or None)
+        ax.set_xticks(range(n + 1), [f"{j}/{n}" for j in range(n + 1)])
+    ax.set_xlabel("alpha = correct samples / samples")
+    ax.set_ylabel("share of prompts")
+    ax.set_title(title)
+    if len(series) > 1:
+        ax.legend()
+    return fig
+
+
+def co_influence_figure(matrix: torch.Tensor, title: str = "Co-influence C(q, q')") -> Figure:
+    """Heatmap of a ``[M, M]`` co-influence matrix (rows: source prompt q, columns: target q'); NaN cells are blank.
+
+    The colour scale is symmetric around 0 (red helps, blue hurts) so that the sign reads at a glance.
+    """
+    values = matrix.detach().to(torch.float64).cpu()
+    finite = values[torch.isfinite(values)]
+    bound = float(finite.abs().max()) if finite.numel() else 1.0
+    bound = bound if bound > 0 and math.isfinite(bound) else 1.0
+    fig = Figure(figsize=(5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(values.numpy(), cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+    fig.colorbar(image, ax=ax)
+    ax.set_xlabel("target prompt q'")
+    ax.set_ylabel("source prompt q (0 < alpha < 1)")
+    ax.set_title(title)
+    return fig
+
+
+def accuracy_by_difficulty_figure(
+    results: Mapping[int, tuple[float, int]] | Mapping[str, Mapping[int, tuple[float, int]]],
+    title: str = "Accuracy by difficulty",
+) -> Figure:
+    """Bars of accuracy per difficulty level (``accuracy_by_difficulty`` output), or grouped bars for ``{label: result}``.
+
+    Each bar is annotated with its number of prompts.
+    """
+    first = next(iter(results.values()), None)
+    series = cast(dict[str, Mapping[int, tuple[float, int]]], dict(results) if isinstance(first, Mapping) else {"": results})
+    levels = sorted({level for r in series.values() for level in r})
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(series), 1)
+    for i, (label, result) in enumerate(series.items()):
+        shown = [level for level in levels if level in result]
+        positions = [levels.index(level) + (i - (len(series) - 1) / 2) * width for level in shown]
+        bars = ax.bar(positions, [result[level][0] for level in shown], width=width, label=label or None)
+        ax.bar_label(bars, labels=[f"n={result[level][1]}" for level in shown], fontsize=7)
+    ax.set_xticks(range(len(levels)), [str(level) for level in levels])
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("difficulty (operations)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    if len(series) > 1:
+        ax.legend()
+    return fig
