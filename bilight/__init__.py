@@ -1,0 +1,3 @@
+"""bilight: behaviour injection (BRIDGE) to prepare language models for RL, then GRPO, on Lightning."""
+
+__version__ = "0.1.0"

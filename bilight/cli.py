@@ -1,0 +1,59 @@
+"""``bilight`` / ``python -m bilight``: LightningCLI over the bilight modules and data module.
+
+``bilight fit --config configs/sft/igsm_tiny_bridge.yaml`` trains; several ``--config`` files
+compose left to right (e.g. add ``configs/debug/smoke.yaml`` for a 2-step run). The model is
+chosen by ``model.class_path`` (`SFTModule` or `GRPOModule`); the data module is always
+`BilightDataModule`. Two values are set once and linked: ``model.name_or_path`` also picks the
+data module's tokenizer, and the data module's tokenizer is handed to the model.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from typing_extensions import override
+
+from bilight.data import BilightDataModule
+from bilight.modules.common import LMModule
+
+
+def _tokenizer_of(data: BilightDataModule) -> Any:
+    return data.tokenizer
+
+
+class BilightCLI(LightningCLI):
+    """LightningCLI with bilight's argument links and trainer defaults."""
+
+    @override
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("model.init_args.name_or_path", "data.tokenizer_name")
+        parser.link_arguments("data", "model.init_args.tokenizer", compute_fn=_tokenizer_of, apply_on="instantiate")
+
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "accelerator": "auto",
+    "default_root_dir": "runs",
+    "logger": [
+        {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "bilight"}},
+    ],
+}
+
+
+def run(args: list[str] | None = None) -> BilightCLI:
+    """Parse ``args`` (default: ``sys.argv``), run the subcommand, and return the CLI (for tests and notebooks)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return BilightCLI(
+        model_class=LMModule,
+        subclass_mode_model=True,
+        datamodule_class=BilightDataModule,
+        trainer_defaults=TRAINER_DEFAULTS,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
+
+
+def main() -> None:
+    """Console-script entry point (``bilight``) and ``python -m bilight``."""
+    run()

@@ -1,0 +1,221 @@
+"""`BilightDataModule`: one data module for SFT and GRPO, applying behaviour injection.
+
+Splits, each a pure function of the task seeds (so every rank builds the same data):
+
+* ``train``: SFT rows of problems ``0..num_train-1`` of ``task``, solutions written by the
+  injection policy (several rows per problem for the augmentation baselines);
+* ``val_id``: ``num_val`` held-out problems of the same task (another seed);
+* ``val_ood``: ``num_val`` problems of ``ood_task`` (harder: more operations), if given;
+* ``rl``: prompts for GRPO (another seed again), with the verifier and no completions;
+* ``probe``: a small fixed prompt set for the diagnostic callbacks.
+
+Tokenised splits are stored as Hugging Face ``datasets`` and cached on disk under a key of
+everything that determines them; a cache entry is written to a temporary folder and renamed,
+so a killed run never leaves a half-written dataset behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+from datasets import Dataset, load_from_disk
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase
+from typing_extensions import override
+
+from bilight.data.collate import Collator, encode_rows
+from bilight.data.sampler import GroupedShuffleSampler
+from bilight.data.tokenizer import build_task_tokenizer, load_tokenizer
+from bilight.injection import InjectionPolicy, expand, presets
+from bilight.injection.writer import VOCABULARY
+from bilight.tasks.base import Task
+from bilight.types import Problem, Verdict
+
+Split = Literal["train", "val_id", "val_ood", "rl", "probe"]
+SEED_OFFSETS: dict[str, int] = {"train": 0, "val_id": 1_000_003, "val_ood": 0, "rl": 2_000_003, "probe": 3_000_017}
+
+
+class BilightDataModule(L.LightningDataModule):
+    """Tasks in, tokenised SFT rows and RL prompts out.
+
+    Args:
+        task: the training task, e.g. ``bilight.tasks.IGSM`` with ``min_ops: 1, max_ops: 3``.
+        ood_task: a harder task for ``val/acc_ood`` (None: no OOD split).
+        injection: a preset name (``vanilla``, ``bridge``, ``explore_only``, ``exploit_only``,
+            ``answer_aug``, ``question_aug``) or an `InjectionPolicy`.
+        tokenizer_name: a pretrained tokenizer (linked from ``model.name_or_path``); None builds
+            a word-level tokenizer for the tasks' vocabulary.
+        num_train: training problems (rows = problems x copies of the injection policy).
+        equalize_steps: divide ``num_train`` by the policy's copies, so augmented recipes get the
+            same number of rows (and optimizer steps per epoch) as the plain ones.
+        num_val: problems per validation split.
+        num_rl: prompts in the GRPO prompt stream.
+        num_probe: prompts in the diagnostic probe set.
+        batch_size: SFT rows (or RL prompts) per training batch.
+        group_by_length: sort rows by length within windows of this many batches (less
+            padding); 0 for a plain shuffle.
+        eval_batch_size: prompts per validation batch.
+        max_length: longest prompt + completion in tokens.
+        mask_prompt: train on completion tokens only (False also trains on the prompt, as the
+            reference code did).
+        prompt_template: how a question becomes a prompt; must contain ``{question}``.
+        cache_dir: where tokenised splits are cached (None: no cache).
+        num_workers: DataLoader workers.
+        seed: seed of the injection RNG and of the training shuffle.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        ood_task: Task | None = None,
+        injection: str | InjectionPolicy = "bridge",
+        tokenizer_name: str | None = None,
+        num_train: int = 20_000,
+        equalize_steps: bool = False,
+        num_val: int = 200,
+        num_rl: int = 20_000,
+        num_probe: int = 64,
+        batch_size: int = 32,
+        group_by_length: int = 16,
+        eval_batch_size: int = 100,
+        max_length: int = 512,
+        mask_prompt: bool = True,
+        prompt_template: str = "{question}\nAnswer:",
+        cache_dir: str | None = ".cache/bilight/data",
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if "{question}" not in prompt_template:
+            raise ValueError(f"data.prompt_template must contain '{{question}}', got {prompt_template!r}")
+        self.save_hyperparameters(ignore=["task", "ood_task"])
+        self.task = task
+        self.ood_task = ood_task
+        self.policy = presets.get(injection) if isinstance(injection, str) else injection
+        self.tokenizer: PreTrainedTokenizerBase = (
+            load_tokenizer(tokenizer_name)
+            if tokenizer_name is not None
+            else build_task_tokenizer([*task.vocabulary(), *(ood_task.vocabulary() if ood_task else []), VOCABULARY, prompt_template])
+        )
+        self.datasets: dict[str, Dataset] = {}
+
+    # ------------------------------------------------------------------ problems
+    def split_task(self, split: Split) -> Task:
+        """The task (with its seed) that a split draws from."""
+        if split == "val_ood":
+            if self.ood_task is None:
+                raise ValueError("data.ood_task is not set, so there is no val_ood split")
+            return self.ood_task
+        return self.task if split == "train" else self.task.replace(seed=self.task.seed + SEED_OFFSETS[split])
+
+    def split_size(self, split: Split) -> int:
+        h = self.hparams
+        if split == "train":
+            return -(-h.num_train // self.policy.copies) if h.equalize_steps else h.num_train
+        return {"val_id": h.num_val, "val_ood": h.num_val, "rl": h.num_rl, "probe": h.num_probe}[split]
+
+    def problem(self, split: Split, index: int) -> Problem:
+        return self.split_task(split).problem(index)
+
+    def verify(self, split: Split, index: int, completion: str) -> Verdict:
+        """Judge a completion for problem ``index`` of ``split`` with its task's verifier."""
+        task = self.split_task(split)
+        return task.verify(task.problem(index), completion)
+
+    def prompt(self, question: str) -> str:
+        return self.hparams.prompt_template.format(question=question)
+
+    # ------------------------------------------------------------------ building and caching
+    def _rows(self, split: Split) -> dict[str, list[Any]]:
+        task, n = self.split_task(split), self.split_size(split)
+        cols: dict[str, list[Any]] = {"index": [], "prompt": [], "completion": [], "difficulty": []}
+        for i in range(n):
+            problem = task.problem(i)
+            rng = random.Random(f"inject:{self.hparams.seed}:{split}:{i}")
+            rows = expand(problem, self.policy, rng) if split == "train" else expand(problem, self.policy, rng)[:1]
+            for question, solution in rows:
+                cols["index"].append(i)
+                cols["prompt"].append(self.prompt(question))
+                cols["completion"].append(" " + solution.text)
+                cols["difficulty"].append(problem.difficulty)
+        return cols
+
+    def _build(self, split: Split) -> Dataset:
+        cols = self._rows(split)
+        cols.update(encode_rows(self.tokenizer, cols["prompt"], cols["completion"], self.hparams.max_length, self.hparams.mask_prompt))
+        return Dataset.from_dict(cols)
+
+    def _cache_path(self, split: Split) -> Path | None:
+        if self.hparams.cache_dir is None:
+            return None
+        h = self.hparams
+        vocab = sorted(self.tokenizer.get_vocab().items())
+        key = repr((split, self.split_task(split), self.split_size(split), self.policy, h.seed, h.max_length, h.mask_prompt, h.prompt_template, vocab))
+        return Path(h.cache_dir) / f"{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+    def _load_or_build(self, split: Split) -> Dataset:
+        path = self._cache_path(split)
+        if path is not None and path.exists():
+            return load_from_disk(str(path))
+        dataset = self._build(split)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent)
+            dataset.save_to_disk(tmp)
+            try:
+                os.replace(tmp, path)  # atomic: readers see the whole dataset or none
+            except OSError:  # another process won the race; its copy is identical
+                shutil.rmtree(tmp, ignore_errors=True)
+            dataset = load_from_disk(str(path))
+        return dataset
+
+    def splits(self, stage: str | None) -> list[Split]:
+        evals: list[Split] = ["val_id", *(["val_ood"] if self.ood_task is not None else [])]  # type: ignore[list-item]
+        return (["train"] if stage in (None, "fit") else []) + evals
+
+    @override
+    def prepare_data(self) -> None:
+        for split in self.splits(None):
+            self._load_or_build(split)
+
+    @override
+    def setup(self, stage: str | None = None) -> None:
+        for split in self.splits(stage):
+            if split not in self.datasets:
+                self.datasets[split] = self._load_or_build(split)
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, dataset: Dataset, batch_size: int, sampler: GroupedShuffleSampler | None = None, with_labels: bool = True) -> DataLoader:
+        return DataLoader(
+            dataset,  # type: ignore[arg-type]
+            batch_size=batch_size,
+            sampler=sampler,
+            collate_fn=Collator(self.tokenizer.pad_token_id, with_labels),
+            num_workers=self.hparams.num_workers,
+        )
+
+    @override
+    def train_dataloader(self) -> DataLoader:
+        h = self.hparams
+        lengths = [len(ids) for ids in self.datasets["train"]["input_ids"]]
+        self.train_sampler = GroupedShuffleSampler(lengths, seed=h.seed, window=h.batch_size * h.group_by_length if h.group_by_length else 1)
+        return self._loader(self.datasets["train"], h.batch_size, self.train_sampler)
+
+    @override
+    def val_dataloader(self) -> list[DataLoader]:
+        return [self._loader(self.datasets[s], self.hparams.eval_batch_size) for s in self.splits("validate")]
+
+    @override
+    def test_dataloader(self) -> list[DataLoader]:
+        return self.val_dataloader()
+
+    def eval_split_names(self) -> list[Split]:
+        """Names of the validation splits, in dataloader order."""
+        return self.splits("validate")

@@ -1,0 +1,219 @@
+"""What the SFT and GRPO modules share: building or loading the causal LM, LoRA, the schedule,
+and greedy evaluation on the data module's validation splits.
+
+The model is either any Hugging Face causal LM (``name_or_path``: a local folder or a hub name,
+loaded with ``from_pretrained``), or, when ``name_or_path`` is None, a small Llama-style model
+built from config for the task tokenizer. LoRA (peft) is optional on either.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch.optim.lr_scheduler import LambdaLR
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from typing_extensions import override
+
+
+def build_model(
+    tokenizer: PreTrainedTokenizerBase,
+    name_or_path: str | None = None,
+    hidden_size: int = 128,
+    num_layers: int = 4,
+    num_heads: int = 2,
+    intermediate_size: int | None = None,
+    max_position_embeddings: int = 1024,
+    dtype: str = "float32",
+    seed: int = 0,
+) -> PreTrainedModel:
+    """Load ``name_or_path`` with ``from_pretrained``, or build a fresh Llama-style model for ``tokenizer``."""
+    torch_dtype = getattr(torch, dtype)
+    if name_or_path is not None:
+        return AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size or 4 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    return model.to(torch_dtype)
+
+
+def add_lora(model: PreTrainedModel, r: int, alpha: int, dropout: float, target_modules: Sequence[str]) -> PreTrainedModel:
+    """Wrap ``model`` with a fresh LoRA adapter (B initialised to zero, so the model is unchanged)."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(model, config)  # type: ignore[return-value]
+
+
+class WarmupCosine(LambdaLR):
+    """Linear warm-up, then cosine decay to ``min_ratio`` of the peak learning rate.
+
+    Args:
+        optimizer: the optimizer (passed by the module).
+        warmup_steps: steps of linear warm-up from 0.
+        total_steps: steps until the floor; ``None`` takes ``trainer.max_steps`` (set by the module,
+            which never reads ``trainer.estimated_stepping_batches``: that resets the dataloader state).
+        min_ratio: floor as a fraction of the peak.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int = 50, total_steps: int | None = None, min_ratio: float = 0.1) -> None:
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+        self.min_ratio = min_ratio
+        super().__init__(optimizer, self.factor)
+
+    def factor(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / max(1, self.warmup_steps)
+        if self.total_steps is None or self.total_steps <= self.warmup_steps:
+            return 1.0
+        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def default_optimizer(params: Any) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=2e-3, betas=(0.9, 0.95), weight_decay=0.0)
+
+
+class LMModule(L.LightningModule):
+    """Base of `SFTModule` and `GRPOModule`: owns the causal LM, its tokenizer and the optimizer.
+
+    Args:
+        tokenizer: linked from the data module (``data.tokenizer``); never set in YAML.
+        name_or_path: any Hugging Face causal LM (local folder or hub name); None builds a small
+            Llama-style model from the size arguments below.
+        hidden_size: width of the model built from config.
+        num_layers: transformer blocks of the model built from config.
+        num_heads: attention heads of the model built from config.
+        intermediate_size: MLP width (default 4 x hidden).
+        dtype: parameter dtype (``float32`` or ``bfloat16``).
+        lora_r: LoRA rank; 0 trains all parameters.
+        lora_alpha: LoRA scaling.
+        lora_dropout: LoRA dropout.
+        lora_target_modules: module names that receive adapters.
+        init_from: weights to start from: a Lightning ``.ckpt`` of an `LMModule` or a
+            ``save_pretrained`` folder (e.g. the SFT model GRPO starts from).
+        max_new_tokens: generation budget for greedy validation.
+        optimizer: optimizer factory (``OptimizerCallable``); default AdamW lr 2e-3, betas (0.9, 0.95).
+        scheduler: learning-rate schedule factory; default `WarmupCosine`.
+        seed: seed of the freshly built model's initial weights.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        name_or_path: str | None = None,
+        hidden_size: int = 128,
+        num_layers: int = 4,
+        num_heads: int = 2,
+        intermediate_size: int | None = None,
+        dtype: str = "float32",
+        lora_r: int = 0,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.0,
+        lora_target_modules: Sequence[str] = ("q_proj", "v_proj"),
+        init_from: str | None = None,
+        max_new_tokens: int = 256,
+        optimizer: OptimizerCallable = default_optimizer,
+        scheduler: LRSchedulerCallable = WarmupCosine,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if tokenizer is None:
+            raise ValueError("model.tokenizer is missing: it is linked from the data module by the CLI; in code pass tokenizer=datamodule.tokenizer")
+        self.save_hyperparameters(ignore=["tokenizer", "optimizer", "scheduler"])
+        self.tokenizer = tokenizer
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.max_new_tokens = max_new_tokens
+        self.model: PreTrainedModel = build_model(tokenizer, name_or_path, hidden_size, num_layers, num_heads, intermediate_size, dtype=dtype, seed=seed)
+        if init_from is not None:
+            load_weights(self.model, init_from)
+        if lora_r > 0:
+            self.model = add_lora(self.model, lora_r, lora_alpha, lora_dropout, lora_target_modules)
+        self._tokens_seen = 0
+        self._t0 = time.perf_counter()
+
+    @property
+    def uses_lora(self) -> bool:
+        return self.hparams["lora_r"] > 0
+
+    @override
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params)
+        scheduler = self.scheduler_factory(optimizer)
+        if isinstance(scheduler, WarmupCosine) and scheduler.total_steps is None and self.trainer.max_steps > 0:
+            scheduler.total_steps = self.trainer.max_steps
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def count_tokens(self, n: int) -> float:
+        """Add ``n`` trained tokens; return tokens per second since the last call to `reset_speed`."""
+        self._tokens_seen += n
+        return self._tokens_seen / max(1e-9, time.perf_counter() - self._t0)
+
+    def reset_speed(self) -> None:
+        self._tokens_seen = 0
+        self._t0 = time.perf_counter()
+
+    @torch.no_grad()
+    def greedy(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
+        """Greedy completions of left-padded prompts, decoded (special tokens dropped)."""
+        out = self.model.generate(
+            input_ids=prompt_ids,
+            attention_mask=prompt_mask,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
+        return self.tokenizer.batch_decode(out[:, prompt_ids.shape[1] :], skip_special_tokens=True)
+
+    def export(self, path: str) -> None:
+        """``save_pretrained`` the model (LoRA merged) and the tokenizer, loadable with plain transformers."""
+        model = self.model
+        if self.uses_lora:
+            model = model.merge_and_unload()  # type: ignore[operator]
+        model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+
+def load_weights(model: PreTrainedModel, source: str) -> None:
+    """Copy weights into ``model`` from a Lightning checkpoint of an `LMModule` or a ``save_pretrained`` folder."""
+    from pathlib import Path
+
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"model.init_from: {source} does not exist; pass a .ckpt written by bilight or a save_pretrained folder")
+    if path.is_dir():
+        state = AutoModelForCausalLM.from_pretrained(source).state_dict()
+    else:
+        ckpt = torch.load(source, map_location="cpu", weights_only=False)
+        if "state_dict" not in ckpt:
+            raise ValueError(f"model.init_from: {source} has no 'state_dict'; is it a Lightning checkpoint?")
+        prefix = "model."
+        state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+        if any(".lora_" in k or k.startswith("base_model.") for k in state):
+            raise ValueError(f"model.init_from: {source} holds a LoRA model; export it merged with `bilight export` first")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("lm_head.weight")]  # tied to the embeddings
+    if missing or unexpected:
+        raise ValueError(f"model.init_from: {source} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")

@@ -1,0 +1,52 @@
+import pytest
+
+from bilight.data import BilightDataModule
+from bilight.testing import tiny_datamodule, tiny_task
+
+
+def test_splits_are_deterministic_and_disjoint_seeds() -> None:
+    a, b = tiny_datamodule(), tiny_datamodule()
+    a.setup("fit")
+    b.setup("fit")
+    assert a.datasets["train"]["completion"] == b.datasets["train"]["completion"]
+    assert set(a.datasets) == {"train", "val_id", "val_ood"}
+    assert a.split_task("val_id").seed != a.split_task("train").seed
+    assert a.datasets["val_id"]["prompt"] != a.datasets["train"]["prompt"][:8]
+
+
+def test_oracle_completions_verify() -> None:
+    dm = tiny_datamodule()
+    dm.setup("validate")
+    for split in ("val_id", "val_ood"):
+        ds = dm.datasets[split]
+        assert all(dm.verify(split, i, c).correct for i, c in zip(ds["index"], ds["completion"], strict=True))
+        assert not dm.verify(split, ds["index"][0], "So the answer is \\boxed{100000}.").correct
+
+
+def test_augmentation_multiplies_rows_and_equalize_steps_restores_them() -> None:
+    plain = tiny_datamodule(injection="vanilla")
+    aug = tiny_datamodule(injection="answer_aug")
+    equal = tiny_datamodule(injection="question_aug", equalize_steps=True)
+    for dm in (plain, aug, equal):
+        dm.setup("fit")
+    assert len(aug.datasets["train"]) == 4 * len(plain.datasets["train"])
+    assert len(equal.datasets["train"]) == len(plain.datasets["train"])
+
+
+def test_cache_is_reused_and_written_whole(tmp_path) -> None:
+    first = tiny_datamodule(cache_dir=str(tmp_path))
+    first.prepare_data()
+    entries = sorted(p.name for p in tmp_path.iterdir())
+    assert len(entries) == 3 and not any(e.startswith(".") for e in entries)  # no temporary folder left
+    second = tiny_datamodule(cache_dir=str(tmp_path))
+    second.setup("fit")
+    assert sorted(p.name for p in tmp_path.iterdir()) == entries
+    first.setup("fit")
+    assert second.datasets["train"]["input_ids"] == first.datasets["train"]["input_ids"]
+
+
+def test_bad_arguments_fail_clearly() -> None:
+    with pytest.raises(ValueError, match="unknown injection preset 'brige'"):
+        BilightDataModule(task=tiny_task(), injection="brige")
+    with pytest.raises(ValueError, match="prompt_template"):
+        BilightDataModule(task=tiny_task(), prompt_template="no placeholder")

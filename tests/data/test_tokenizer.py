@@ -1,0 +1,18 @@
+from transformers import AutoTokenizer
+
+from bilight.testing import tiny_tokenizer
+
+
+def test_numbers_split_into_digits_and_text_round_trips(tmp_path) -> None:
+    tok = tiny_tokenizer()
+    text = "Define Lion per Oak as a; so a = 12 - (-3) = 15. So the answer is \\boxed{-576}.\nAnswer:"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert [" 1", "2"] == pieces[pieces.index(" =") + 1 : pieces.index(" =") + 3]
+    assert "<unk>" not in pieces
+    assert tok.decode(ids) == text
+    tok.save_pretrained(tmp_path)
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    assert again(text, add_special_tokens=False)["input_ids"] == ids
+    assert again.padding_side == "left"
+    assert again.pad_token_id == tok.pad_token_id and again.eos_token_id == tok.eos_token_id
