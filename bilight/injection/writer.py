@@ -15,15 +15,17 @@ sentence per node. Injection adds, per the policy:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from string import ascii_lowercase
+from typing import TypeVar
 
 from bilight.injection.policy import InjectionPolicy
 from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, operations
 from bilight.tasks.verify import format_value
 from bilight.types import Problem, Solution, Step, StepKind, Value
 
-_PRECEDENCE = {"or": 1, "and": 2, "+": 3, "-": 3, "*": 4}
+_PRECEDENCE = {"or": 1, "and": 2, "+": 3, "-": 3, "*": 4, "/": 4}
 VOCABULARY = (
     "Define as ; so = . So the answer is \\boxed{ } Try : it needs , which is not known yet ; go back . "
     "To find , use and ( ) + - * max min not True False First Then"
@@ -48,7 +50,7 @@ def render(expr: Expr, leaf: dict[str, str], parent_prec: int = 0, right: bool =
     prec = _PRECEDENCE[expr.op]
     parts = [render(a, leaf, prec, right=i > 0) for i, a in enumerate(expr.args)]
     text = f" {expr.op} ".join(parts)
-    needs_parens = prec < parent_prec or (right and prec == parent_prec and parent_prec == 3)
+    needs_parens = prec < parent_prec or (right and prec == parent_prec)
     return f"({text})" if needs_parens else text
 
 
@@ -109,7 +111,8 @@ class _Writer:
         else:
             with_vars = render(node.expr, self.var)
             with_values = render(node.expr, {p: _value_text(self.known[p]) for p in node.parents})
-            self.doc.add(kind, node.id, f"Define {node.name} as {var}; so {var} = {with_vars} = {with_values} = {_value_text(node.value)}.")
+            chain = " = ".join(dict.fromkeys((with_vars, with_values, _value_text(node.value))))  # no repeated links
+            self.doc.add(kind, node.id, f"Define {node.name} as {var}; so {var} = {chain}.")
         self.known[node.id] = node.value
 
     def explore(self, later: list[str]) -> None:
@@ -157,16 +160,38 @@ def write_solution(problem: Problem, policy: InjectionPolicy, rng: random.Random
 def expand(problem: Problem, policy: InjectionPolicy, rng: random.Random) -> list[tuple[str, Solution]]:
     """The SFT rows a problem yields: ``(question, solution)`` pairs, several when augmenting.
 
-    The first row is always the original question with its solution in the DAG's own order;
-    ``augment="answer"`` adds solutions in other random topological orders (the asked node is
-    last by construction), ``augment="question"`` adds reshufflings of the condition sentences.
+    The first row is always the original question with its solution in the DAG's own order.
+    ``augment="answer"`` adds solutions in other random topological orders of the necessary nodes
+    (the asked node is last by construction: every other necessary node is its ancestor), distinct
+    from the rows before as long as the DAG has enough orders. ``augment="question"`` adds
+    reshufflings of the condition sentences, likewise distinct while the sentences allow. Both
+    keep ``policy``'s injection knobs, so e.g. bridge with answer augmentation composes.
     """
     rows = [(problem.question, write_solution(problem, policy, rng))]
-    for _ in range(policy.copies - 1):
-        if policy.augment == "answer":
-            rows.append((problem.question, write_solution(problem, policy, rng, problem.dag.topological_order(rng))))
-        else:
-            conditions = list(problem.conditions)
-            rng.shuffle(conditions)
+    if policy.copies == 1 or policy.augment == "none":
+        return rows
+    if policy.augment == "answer":
+        seen = {problem.dag.topological_order()}
+        for _ in range(policy.copies - 1):
+            order = _fresh(lambda: problem.dag.topological_order(rng), seen)
+            rows.append((problem.question, write_solution(problem, policy, rng, order)))
+    else:
+        seen_q = {problem.conditions}
+        for _ in range(policy.copies - 1):
+            conditions = _fresh(lambda: tuple(rng.sample(problem.conditions, len(problem.conditions))), seen_q)
             rows.append((" ".join((*conditions, problem.query)), write_solution(problem, policy, rng)))
     return rows
+
+
+_T = TypeVar("_T")
+
+
+def _fresh(draw: Callable[[], _T], seen: set[_T], tries: int = 20) -> _T:
+    """A draw not seen before when one turns up within ``tries`` (small DAGs may have too few), recorded in ``seen``."""
+    value = draw()
+    for _ in range(tries):
+        if value not in seen:
+            break
+        value = draw()
+    seen.add(value)
+    return value

@@ -4,7 +4,7 @@ Each node holds an expression over constants and other nodes. Everything the inj
 answered here, independent of the task that built the DAG: which nodes the target needs, which
 are distractors, whether a node is *locked* (some parent not computed yet), random topological
 orders (for answer augmentation), and evaluation one binary operation at a time (for subgoal
-computation). Values are integers or truth values; nothing here calls ``eval``.
+computation). Values are integers or truth values (``/`` must divide exactly); nothing here calls ``eval``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import cached_property
 
 from bilight.types import Value
 
-BINARY_OPS = ("+", "-", "*", "max", "min", "and", "or")
+BINARY_OPS = ("+", "-", "*", "/", "max", "min", "and", "or")
 UNARY_OPS = ("not",)
 
 
@@ -64,6 +64,10 @@ def apply_op(op: str, a: Value, b: Value | None = None) -> Value:
         return int(a) - int(b)
     if op == "*":
         return int(a) * int(b)
+    if op == "/":
+        if int(b) == 0 or int(a) % int(b) != 0:
+            raise ValueError(f"{a} / {b} is not an exact integer division")
+        return int(a) // int(b)
     if op == "max":
         return max(int(a), int(b))
     if op == "min":

@@ -1,0 +1,191 @@
+"""Audits of written solutions: is every equality true, is every injected span where its kind says?
+
+Injected data that teaches a wrong sum teaches the wrong thing. These checks read only the text
+and the DAG, never ``eval``: a small parser understands what the writer writes (integers, truth
+values, variables ``a``..``z``, ``+ - * /``, ``max``/``min``, ``and``/``or``/``not``,
+parentheses) and folds it with `bilight.tasks.dag.apply_op`. Tests run them over every task and
+preset; the data module or a notebook may run them over a dataset before training on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bilight.tasks.dag import ProblemDAG, apply_op
+from bilight.types import Solution, Step, Value
+
+_TOKEN = re.compile(r"\s*(\d+|True|False|max|min|and|or|not|[a-z]\d*|[-+*/(),])")
+_SINGLE_OP = re.compile(r"^(?:\(?-?\d+\)?|True|False) (?:[-+*/]|and|or) (?:\(?-?\d+\)?|True|False) = (?:\(?-?\d+\)?|True|False)\.$")
+_SINGLE_CALL = re.compile(r"^(?:max|min)\(\(?-?\d+\)?, \(?-?\d+\)?\) = \(?-?\d+\)?\.$|^not (?:True|False) = (?:True|False)\.$")
+
+
+class _Expr:
+    """Recursive-descent evaluator: or < and < not < + - < * / < unary minus, calls, parentheses."""
+
+    def __init__(self, text: str, env: dict[str, Value]) -> None:
+        self.tokens: list[str] = []
+        pos, text = 0, text.strip()
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None:
+                raise ValueError(f"cannot read {text!r} at {text[pos:]!r}")
+            self.tokens.append(m.group(1))
+            pos = m.end()
+        self.i, self.env = 0, env
+
+    def value(self) -> Value:
+        out = self.disj()
+        if self.i != len(self.tokens):
+            raise ValueError(f"trailing tokens in {' '.join(self.tokens)!r}")
+        return out
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise ValueError(f"expected {expected or 'a token'} in {' '.join(self.tokens)!r}")
+        self.i += 1
+        return tok
+
+    def disj(self) -> Value:
+        out = self.conj()
+        while self.peek() == "or":
+            self.take()
+            out = apply_op("or", out, self.conj())
+        return out
+
+    def conj(self) -> Value:
+        out = self.neg()
+        while self.peek() == "and":
+            self.take()
+            out = apply_op("and", out, self.neg())
+        return out
+
+    def neg(self) -> Value:
+        if self.peek() == "not":
+            self.take()
+            return apply_op("not", self.neg())
+        return self.sum()
+
+    def sum(self) -> Value:
+        out = self.product()
+        while self.peek() in ("+", "-"):
+            op = self.take()
+            out = apply_op(op, out, self.product())
+        return out
+
+    def product(self) -> Value:
+        out = self.atom()
+        while self.peek() in ("*", "/"):
+            op = self.take()
+            out = apply_op(op, out, self.atom())
+        return out
+
+    def atom(self) -> Value:
+        tok = self.take()
+        if tok == "(":
+            out = self.disj()
+            self.take(")")
+            return out
+        if tok == "-":
+            return -int(self.atom())
+        if tok in ("max", "min"):
+            self.take("(")
+            out = self.disj()
+            while self.peek() == ",":
+                self.take()
+                out = apply_op(tok, out, self.disj())
+            self.take(")")
+            return out
+        if tok in ("True", "False"):
+            return tok == "True"
+        if tok.isdigit():
+            return int(tok)
+        if tok in self.env:
+            return self.env[tok]
+        raise ValueError(f"unknown variable {tok!r}")
+
+
+def false_equalities(text: str) -> list[str]:
+    """Every written equality chain of ``text`` that is not true (empty when all hold).
+
+    Reads ``so v = E = ... = V`` chains (defining ``v``), ``(v = V)`` restatements, one-operation
+    lines ``A op B = C`` and ``So v = V``; variables take the value of their defining chain.
+    """
+    env: dict[str, Value] = {}
+    bad: list[str] = []
+    for sentence in re.split(r"(?<=\.)\s+", text):
+        chains = [(c, False) for c in re.findall(r"\(([a-z]\d* = [^()]+)\)", sentence)]  # restatements define nothing
+        body = sentence.rstrip(".")
+        if "; so " in body:
+            chains.append((body.split("; so ", 1)[1], True))
+        elif body.startswith("So ") and "\\boxed" not in body:
+            chains.append((body[3:], False))
+        elif " = " in body and not body.startswith(("To find", "Try", "Define")):
+            chains.append((body, False))
+        for chain, may_define in chains:
+            parts = chain.split(" = ")
+            head = parts[0].strip()
+            defining = may_define and re.fullmatch(r"[a-z]\d*", head) is not None and head not in env
+            try:
+                values = [_Expr(p, env).value() for p in (parts[1:] if defining else parts)]
+            except (ValueError, ZeroDivisionError) as err:
+                bad.append(f"{chain!r}: {err}")
+                continue
+            if any(v != values[0] or type(v) is not type(values[0]) for v in values):
+                bad.append(f"{chain!r}: sides differ {values}")
+            elif defining:
+                env[head] = values[0]
+    return bad
+
+
+def misplaced_spans(solution: Solution, dag: ProblemDAG) -> list[str]:
+    """Every step whose kind is not where it belongs (empty when all are).
+
+    * ``explore``: names a node that is locked at that point, after the first computation and
+      while necessary nodes remain; ``early_solve``/``regular``: an unlocked node, each node once;
+    * ``analysis``: immediately before the computation of its own node;
+    * ``subgoal``: one operation, inside its node's computation;
+    * ``answer``: last, boxing the target's value; every necessary node computed.
+    """
+    bad: list[str] = []
+    known: set[str] = set()
+    steps = solution.steps
+    for i, step in enumerate(steps):
+        text = solution.text[step.start : step.end]
+        nid = step.node
+        if step.kind == "explore":
+            if not known:
+                bad.append(f"step {i}: exploration before the first computation")
+            if nid is None or dag.is_unlocked(nid, known) or nid in known:
+                bad.append(f"step {i}: explores {nid!r}, which is not locked")
+            if dag.necessary <= known:
+                bad.append(f"step {i}: exploration after the last necessary computation")
+        elif step.kind == "analysis":
+            nxt = next((s for s in steps[i + 1 :] if s.kind != "analysis"), None)
+            if nxt is None or nxt.kind not in ("regular", "early_solve") or nxt.node != nid:
+                bad.append(f"step {i}: analysis of {nid!r} not followed by its computation")
+        elif step.kind == "subgoal":
+            if not (_SINGLE_OP.match(text) or _SINGLE_CALL.match(text)):
+                bad.append(f"step {i}: subgoal is not one operation: {text!r}")
+            if i == 0 or steps[i - 1].node != nid:
+                bad.append(f"step {i}: subgoal outside its node's computation")
+        elif step.kind in ("regular", "early_solve"):
+            if nid is None or not dag.is_unlocked(nid, known):
+                bad.append(f"step {i}: computes {nid!r} before its inputs")
+            elif text.startswith("Define") and nid in known:
+                bad.append(f"step {i}: computes {nid!r} twice")
+            if nid is not None and (text.startswith("So ") or not _has_subgoals(steps, i)):
+                known.add(nid)
+        elif step.kind == "answer":
+            if i != len(steps) - 1 or nid != dag.target:
+                bad.append(f"step {i}: the answer is not the last step on the target")
+    if not dag.necessary <= known:
+        bad.append(f"necessary nodes never computed: {sorted(dag.necessary - known)}")
+    return bad
+
+
+def _has_subgoals(steps: tuple[Step, ...], i: int) -> bool:
+    return i + 1 < len(steps) and steps[i + 1].kind == "subgoal" and steps[i + 1].node == steps[i].node
