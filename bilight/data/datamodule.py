@@ -39,6 +39,7 @@ from bilight.tasks.base import Task
 from bilight.types import Problem, Verdict
 
 Split = Literal["train", "val_id", "val_ood", "rl", "probe"]
+PROMPT_SPLITS = ("rl", "probe")
 SEED_OFFSETS: dict[str, int] = {"train": 0, "val_id": 1_000_003, "val_ood": 0, "rl": 2_000_003, "probe": 3_000_017}
 
 
@@ -68,6 +69,7 @@ class BilightDataModule(L.LightningDataModule):
         prompt_template: how a question becomes a prompt; must contain ``{question}``.
         cache_dir: where tokenised splits are cached (None: no cache).
         num_workers: DataLoader workers.
+        train_split: what ``fit`` trains on: ``train`` (SFT rows) or ``rl`` (prompts, for GRPO).
         seed: seed of the injection RNG and of the training shuffle.
     """
 
@@ -90,6 +92,7 @@ class BilightDataModule(L.LightningDataModule):
         prompt_template: str = "{question}\nAnswer:",
         cache_dir: str | None = ".cache/bilight/data",
         num_workers: int = 0,
+        train_split: Literal["train", "rl"] = "train",
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -148,6 +151,12 @@ class BilightDataModule(L.LightningDataModule):
         return cols
 
     def _build(self, split: Split) -> Dataset:
+        if split in PROMPT_SPLITS:  # prompts only: GRPO and the probes sample their own completions
+            task = self.split_task(split)
+            problems = [task.problem(i) for i in range(self.split_size(split))]
+            prompts = [self.prompt(p.question) for p in problems]
+            ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+            return Dataset.from_dict({"index": list(range(len(problems))), "prompt": prompts, "prompt_ids": ids, "difficulty": [p.difficulty for p in problems]})
         cols = self._rows(split)
         cols.update(encode_rows(self.tokenizer, cols["prompt"], cols["completion"], self.hparams.max_length, self.hparams.mask_prompt))
         return Dataset.from_dict(cols)
@@ -177,8 +186,21 @@ class BilightDataModule(L.LightningDataModule):
         return dataset
 
     def splits(self, stage: str | None) -> list[Split]:
+        """Splits a stage needs: the training split (``data.train_split``) for fit, the validation splits always."""
         evals: list[Split] = ["val_id", *(["val_ood"] if self.ood_task is not None else [])]  # type: ignore[list-item]
-        return (["train"] if stage in (None, "fit") else []) + evals
+        return ([self.hparams.train_split] if stage in (None, "fit") else []) + evals
+
+    def prompts(self, split: Split) -> Dataset:
+        """A prompt-only split (``rl`` or ``probe``), built or loaded on first use."""
+        if split not in self.datasets:
+            self.datasets[split] = self._load_or_build(split)
+        return self.datasets[split]
+
+    def prompt_loader(self, split: Split, batch_size: int, shuffle: bool = False) -> DataLoader:
+        """Left-padded prompt batches (``prompt_ids``, ``prompt_mask``, ``index``) of a prompt split."""
+        dataset = self.prompts(split)
+        sampler = GroupedShuffleSampler([len(x) for x in dataset["prompt_ids"]], seed=self.hparams.seed, window=1) if shuffle else None
+        return self._loader(dataset, batch_size, sampler, with_labels=False)
 
     @override
     def prepare_data(self) -> None:
@@ -204,6 +226,8 @@ class BilightDataModule(L.LightningDataModule):
     @override
     def train_dataloader(self) -> DataLoader:
         h = self.hparams
+        if h.train_split == "rl":
+            return self.prompt_loader("rl", h.batch_size, shuffle=True)
         lengths = [len(ids) for ids in self.datasets["train"]["input_ids"]]
         self.train_sampler = GroupedShuffleSampler(lengths, seed=h.seed, window=h.batch_size * h.group_by_length if h.group_by_length else 1)
         return self._loader(self.datasets["train"], h.batch_size, self.train_sampler)
