@@ -179,9 +179,8 @@ def misplaced_spans(solution: Solution, dag: ProblemDAG) -> list[str]:
                 bad.append(f"step {i}: computes {nid!r} twice")
             if nid is not None and (text.startswith("So ") or not _has_subgoals(steps, i)):
                 known.add(nid)
-        elif step.kind == "answer":
-            if i != len(steps) - 1 or nid != dag.target:
-                bad.append(f"step {i}: the answer is not the last step on the target")
+        elif step.kind == "answer" and (i != len(steps) - 1 or nid != dag.target):
+            bad.append(f"step {i}: the answer is not the last step on the target")
     if not dag.necessary <= known:
         bad.append(f"necessary nodes never computed: {sorted(dag.necessary - known)}")
     return bad

@@ -125,7 +125,7 @@ class DyVal(Task):
             " ".join(NAMES),
             "Question: What is the value of ? equals the sum difference product of and or not is True False true false",
             "If are both true, then ; otherwise . is true exactly when either Is",
-            "There an edge from to a path reach best has weight What largest total weight",
+            "The There an edge from to a path reach best has weight What largest total weight no there",
         ]
 
     # ------------------------------------------------------------------ expression graphs

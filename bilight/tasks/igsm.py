@@ -368,7 +368,7 @@ class IGSM(Task):
         rng.shuffle(unused)
         for q in unused[: rng.randint(0, cap)]:
             pool = list(graph.spec)
-            kind, _, need = rng.choice((("const", 0, 0), ("const", 0, 0), *_FORMULAS))
+            kind, _, need = rng.choice((("const", 0, 0), ("const", 0, 0), *(f for f in _FORMULAS if f[1] <= self._formula_ops)))
             if len(pool) < need:
                 kind, need = "const", 0
             graph.spec[q] = (kind, rng.sample(pool, need))
