@@ -15,6 +15,8 @@ Choices:
 * Positions follow ``generate`` for left padding: ``cumsum(mask) - 1`` (0 on pads) for the prompt,
   then one more per new token; the 2-D attention mask grows by a 1 per step. Finished rows keep
   being fed the pad token (masked out of the outputs), as in ``generate``.
+* The KV cache is allocated once for prompt + ``max_new_tokens`` (`bilight.rollout.cache`) rather
+  than grown by concatenation at every step.
 * Sampling draws from the caller's ``torch.Generator``: same seed, same completions.
 * The model is put in eval mode under ``torch.no_grad()`` and its previous mode is restored.
 """
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache, PreTrainedModel
+
+from bilight.rollout.cache import generation_cache
 
 
 @dataclass(frozen=True)
@@ -113,10 +117,10 @@ class StopStrings:
 
 
 def _prefill(
-    model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, num_generations: int
+    model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, num_generations: int, max_new_tokens: int
 ) -> tuple[torch.Tensor, DynamicCache]:
     """Run the ``[B, P]`` prompts once and repeat the cache G times; return next-token logits ``[B*G, V]`` and the cache."""
-    cache = DynamicCache(config=model.config)
+    cache = generation_cache(model.config, prompt_ids.shape[1] + max_new_tokens)
     out = model(
         input_ids=prompt_ids,
         attention_mask=prompt_mask,
@@ -220,7 +224,7 @@ def _decode_loop(
 ) -> Generation:
     """Prefill, then decode ``B*G`` rows one token at a time until every row ends or the budget runs out."""
     device = prompt_ids.device
-    logits, cache = _prefill(model, prompt_ids, prompt_mask, num_generations)
+    logits, cache = _prefill(model, prompt_ids, prompt_mask, num_generations, max_new_tokens)
     mask = prompt_mask.repeat_interleave(num_generations, dim=0)
     rows, prompt_len = mask.shape
     mask = torch.cat([mask, mask.new_ones(rows, max_new_tokens)], dim=1)
