@@ -61,6 +61,14 @@ def test_reachability_answer_matches_a_graph_search() -> None:
         assert p.answer == (target in seen)
 
 
+def _best(x: str, target: str, weight: dict[str, int], edges: list[tuple[str, str]]) -> int | None:
+    """Largest weight of a path from ``x`` to ``target`` by plain enumeration (None: no path)."""
+    if x == target:
+        return weight[x]
+    options = [b for b in (_best(y, target, weight, edges) for a, y in edges if a == x) if b is not None]
+    return weight[x] + max(options) if options else None
+
+
 def test_max_sum_path_answer_matches_enumeration() -> None:
     task = DyVal("max_sum_path", 4, 10, seed=3)
     for i in range(100):
@@ -69,13 +77,7 @@ def test_max_sum_path_answer_matches_enumeration() -> None:
         weight = {x: int(w) for x, w in re.findall(r"(\w+) has weight (\d+)\.", p.question)}
         edges = _edges(p.question)
 
-        def best(x: str) -> int | None:
-            if x == target:
-                return weight[x]
-            options = [b for b in (best(y) for a, y in edges if a == x) if b is not None]
-            return weight[x] + max(options) if options else None
-
-        assert best(source) == p.answer
+        assert _best(source, target, weight, edges) == p.answer
 
 
 def test_vocabulary_covers_questions_and_solutions() -> None:
