@@ -116,3 +116,13 @@ def test_policy_validation() -> None:
         InjectionPolicy(explore_p=1.5)
     with pytest.raises(ValueError, match="copies"):
         InjectionPolicy(copies=3)
+
+
+def test_display_renders_every_span() -> None:
+    from bilight.injection.display import dag_text, side_by_side_html
+
+    problem = IGSM(10, 12, seed=1).problem(0)
+    bridge = write_solution(problem, presets.bridge(), random.Random(0))
+    page = side_by_side_html(write_solution(problem, presets.vanilla(), random.Random(0)), bridge)
+    assert page.count("<span") >= sum(s.kind != "regular" for s in bridge.steps)
+    assert "[    target]" in dag_text(problem) and len(dag_text(problem).splitlines()) == len(problem.dag.nodes)
