@@ -20,6 +20,8 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 from typing_extensions import override
 
+from bilight.rollout import generate_greedy
+
 
 def build_model(
     tokenizer: PreTrainedTokenizerBase,
@@ -174,18 +176,10 @@ class LMModule(L.LightningModule):
         self._tokens_seen = 0
         self._t0 = time.perf_counter()
 
-    @torch.no_grad()
     def greedy(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
-        """Greedy completions of left-padded prompts, decoded (special tokens dropped)."""
-        out = self.model.generate(
-            input_ids=prompt_ids,
-            attention_mask=prompt_mask,
-            max_new_tokens=self.max_new_tokens,
-            do_sample=False,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-        )
-        return self.tokenizer.batch_decode(out[:, prompt_ids.shape[1] :], skip_special_tokens=True)
+        """Greedy completions of left-padded prompts (prefill once, KV cache), decoded without special tokens."""
+        out = generate_greedy(self.model, prompt_ids, prompt_mask, self.max_new_tokens, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
+        return self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
 
     def export(self, path: str) -> None:
         """``save_pretrained`` the model (LoRA merged) and the tokenizer, loadable with plain transformers."""
