@@ -99,6 +99,16 @@ class BilightDataModule(L.LightningDataModule):
         if "{question}" not in prompt_template:
             raise ValueError(f"data.prompt_template must contain '{{question}}', got {prompt_template!r}")
         self.save_hyperparameters(ignore=["task", "ood_task"])
+        self.num_train, self.equalize_steps, self.num_val, self.num_rl, self.num_probe = (
+            num_train,
+            equalize_steps,
+            num_val,
+            num_rl,
+            num_probe,
+        )
+        self.batch_size, self.group_by_length, self.eval_batch_size = batch_size, group_by_length, eval_batch_size
+        self.max_length, self.mask_prompt, self.prompt_template = max_length, mask_prompt, prompt_template
+        self.cache_dir, self.num_workers, self.train_split, self.seed = cache_dir, num_workers, train_split, seed
         self.task = task
         self.ood_task = ood_task
         self.policy = presets.get(injection) if isinstance(injection, str) else injection
@@ -119,10 +129,9 @@ class BilightDataModule(L.LightningDataModule):
         return self.task if split == "train" else self.task.replace(seed=self.task.seed + SEED_OFFSETS[split])
 
     def split_size(self, split: Split) -> int:
-        h = self.hparams
         if split == "train":
-            return -(-h.num_train // self.policy.copies) if h.equalize_steps else h.num_train
-        return {"val_id": h.num_val, "val_ood": h.num_val, "rl": h.num_rl, "probe": h.num_probe}[split]
+            return -(-self.num_train // self.policy.copies) if self.equalize_steps else self.num_train
+        return {"val_id": self.num_val, "val_ood": self.num_val, "rl": self.num_rl, "probe": self.num_probe}[split]
 
     def problem(self, split: Split, index: int) -> Problem:
         return self.split_task(split).problem(index)
@@ -133,7 +142,7 @@ class BilightDataModule(L.LightningDataModule):
         return task.verify(task.problem(index), completion)
 
     def prompt(self, question: str) -> str:
-        return self.hparams.prompt_template.format(question=question)
+        return self.prompt_template.format(question=question)
 
     # ------------------------------------------------------------------ building and caching
     def _rows(self, split: Split) -> dict[str, list[Any]]:
@@ -141,7 +150,7 @@ class BilightDataModule(L.LightningDataModule):
         cols: dict[str, list[Any]] = {"index": [], "prompt": [], "completion": [], "difficulty": []}
         for i in range(n):
             problem = task.problem(i)
-            rng = random.Random(f"inject:{self.hparams.seed}:{split}:{i}")
+            rng = random.Random(f"inject:{self.seed}:{split}:{i}")
             rows = expand(problem, self.policy, rng) if split == "train" else expand(problem, self.policy, rng)[:1]
             for question, solution in rows:
                 cols["index"].append(i)
@@ -156,18 +165,31 @@ class BilightDataModule(L.LightningDataModule):
             problems = [task.problem(i) for i in range(self.split_size(split))]
             prompts = [self.prompt(p.question) for p in problems]
             ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
-            return Dataset.from_dict({"index": list(range(len(problems))), "prompt": prompts, "prompt_ids": ids, "difficulty": [p.difficulty for p in problems]})
+            return Dataset.from_dict(
+                {"index": list(range(len(problems))), "prompt": prompts, "prompt_ids": ids, "difficulty": [p.difficulty for p in problems]}
+            )
         cols = self._rows(split)
-        cols.update(encode_rows(self.tokenizer, cols["prompt"], cols["completion"], self.hparams.max_length, self.hparams.mask_prompt))
+        cols.update(encode_rows(self.tokenizer, cols["prompt"], cols["completion"], self.max_length, self.mask_prompt))
         return Dataset.from_dict(cols)
 
     def _cache_path(self, split: Split) -> Path | None:
-        if self.hparams.cache_dir is None:
+        if self.cache_dir is None:
             return None
-        h = self.hparams
         vocab = sorted(self.tokenizer.get_vocab().items())
-        key = repr((split, self.split_task(split), self.split_size(split), self.policy, h.seed, h.max_length, h.mask_prompt, h.prompt_template, vocab))
-        return Path(h.cache_dir) / f"{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        key = repr(
+            (
+                split,
+                self.split_task(split),
+                self.split_size(split),
+                self.policy,
+                self.seed,
+                self.max_length,
+                self.mask_prompt,
+                self.prompt_template,
+                vocab,
+            )
+        )
+        return Path(self.cache_dir) / f"{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
     def _load_or_build(self, split: Split) -> Dataset:
         path = self._cache_path(split)
@@ -188,7 +210,7 @@ class BilightDataModule(L.LightningDataModule):
     def splits(self, stage: str | None) -> list[Split]:
         """Splits a stage needs: the training split (``data.train_split``) for fit, the validation splits always."""
         evals: list[Split] = ["val_id", *(["val_ood"] if self.ood_task is not None else [])]  # type: ignore[list-item]
-        return ([self.hparams.train_split] if stage in (None, "fit") else []) + evals
+        return ([self.train_split] if stage in (None, "fit") else []) + evals
 
     def prompts(self, split: Split) -> Dataset:
         """A prompt-only split (``rl`` or ``probe``), built or loaded on first use."""
@@ -199,7 +221,7 @@ class BilightDataModule(L.LightningDataModule):
     def prompt_loader(self, split: Split, batch_size: int, shuffle: bool = False) -> DataLoader:
         """Left-padded prompt batches (``prompt_ids``, ``prompt_mask``, ``index``) of a prompt split."""
         dataset = self.prompts(split)
-        sampler = GroupedShuffleSampler([len(x) for x in dataset["prompt_ids"]], seed=self.hparams.seed, window=1) if shuffle else None
+        sampler = GroupedShuffleSampler([len(x) for x in dataset["prompt_ids"]], seed=self.seed, window=1) if shuffle else None
         return self._loader(dataset, batch_size, sampler, with_labels=False)
 
     @override
@@ -214,27 +236,30 @@ class BilightDataModule(L.LightningDataModule):
                 self.datasets[split] = self._load_or_build(split)
 
     # ------------------------------------------------------------------ loaders
-    def _loader(self, dataset: Dataset, batch_size: int, sampler: GroupedShuffleSampler | None = None, with_labels: bool = True) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset, batch_size: int, sampler: GroupedShuffleSampler | None = None, with_labels: bool = True
+    ) -> DataLoader:
         return DataLoader(
             dataset,  # type: ignore[arg-type]
             batch_size=batch_size,
             sampler=sampler,
             collate_fn=Collator(self.tokenizer.pad_token_id, with_labels),
-            num_workers=self.hparams.num_workers,
+            num_workers=self.num_workers,
         )
 
     @override
     def train_dataloader(self) -> DataLoader:
-        h = self.hparams
-        if h.train_split == "rl":
-            return self.prompt_loader("rl", h.batch_size, shuffle=True)
+        if self.train_split == "rl":
+            return self.prompt_loader("rl", self.batch_size, shuffle=True)
         lengths = [len(ids) for ids in self.datasets["train"]["input_ids"]]
-        self.train_sampler = GroupedShuffleSampler(lengths, seed=h.seed, window=h.batch_size * h.group_by_length if h.group_by_length else 1)
-        return self._loader(self.datasets["train"], h.batch_size, self.train_sampler)
+        self.train_sampler = GroupedShuffleSampler(
+            lengths, seed=self.seed, window=self.batch_size * self.group_by_length if self.group_by_length else 1
+        )
+        return self._loader(self.datasets["train"], self.batch_size, self.train_sampler)
 
     @override
     def val_dataloader(self) -> list[DataLoader]:
-        return [self._loader(self.datasets[s], self.hparams.eval_batch_size) for s in self.splits("validate")]
+        return [self._loader(self.datasets[s], self.eval_batch_size) for s in self.splits("validate")]
 
     @override
     def test_dataloader(self) -> list[DataLoader]:

@@ -76,7 +76,9 @@ class WarmupCosine(LambdaLR):
         min_ratio: floor as a fraction of the peak.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int = 50, total_steps: int | None = None, min_ratio: float = 0.1) -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, warmup_steps: int = 50, total_steps: int | None = None, min_ratio: float = 0.1
+    ) -> None:
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
         self.min_ratio = min_ratio
@@ -140,13 +142,17 @@ class LMModule(L.LightningModule):
     ) -> None:
         super().__init__()
         if tokenizer is None:
-            raise ValueError("model.tokenizer is missing: it is linked from the data module by the CLI; in code pass tokenizer=datamodule.tokenizer")
+            raise ValueError(
+                "model.tokenizer is missing: it is linked from the data module by the CLI; in code pass tokenizer=datamodule.tokenizer"
+            )
         self.save_hyperparameters(ignore=["tokenizer", "optimizer", "scheduler"])
         self.tokenizer = tokenizer
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.max_new_tokens = max_new_tokens
-        self.model: PreTrainedModel = build_model(tokenizer, name_or_path, hidden_size, num_layers, num_heads, intermediate_size, dtype=dtype, seed=seed)
+        self.model: PreTrainedModel = build_model(
+            tokenizer, name_or_path, hidden_size, num_layers, num_heads, intermediate_size, dtype=dtype, seed=seed
+        )
         if init_from is not None:
             load_weights(self.model, init_from)
         if lora_r > 0:
@@ -178,7 +184,9 @@ class LMModule(L.LightningModule):
 
     def greedy(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
         """Greedy completions of left-padded prompts (prefill once, KV cache), decoded without special tokens."""
-        out = generate_greedy(self.model, prompt_ids, prompt_mask, self.max_new_tokens, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
+        out = generate_greedy(
+            self.model, prompt_ids, prompt_mask, self.max_new_tokens, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        )
         return self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
 
     def export(self, path: str) -> None:

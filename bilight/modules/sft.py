@@ -24,7 +24,7 @@ class SFTModule(LMModule):
 
     @override
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, n_tokens = self.lm_loss(batch)
+        loss, _ = self.lm_loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         self.log("train/tokens_per_sec", self.count_tokens(int(batch["attention_mask"].sum())), prog_bar=True)
         return loss
@@ -58,7 +58,9 @@ class SFTModule(LMModule):
             loss, _ = self.lm_loss(batch)
             self.log(f"{prefix}/loss", loss, batch_size=size, add_dataloader_idx=False, sync_dist=True)
         texts = self.greedy(batch["prompt_ids"], batch["prompt_mask"])
-        correct = torch.tensor([float(datamodule.verify(split, int(i), t).correct) for i, t in zip(batch["index"], texts, strict=True)], device=self.device)
+        correct = torch.tensor(
+            [float(datamodule.verify(split, int(i), t).correct) for i, t in zip(batch["index"], texts, strict=True)], device=self.device
+        )
         name = "acc_id" if split == "val_id" else "acc_ood"
         self.log(f"{prefix}/{name}", correct.mean(), batch_size=size, add_dataloader_idx=False, sync_dist=True, prog_bar=True)
         return {"texts": texts, "correct": correct}

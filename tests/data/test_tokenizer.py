@@ -8,7 +8,7 @@ def test_numbers_split_into_digits_and_text_round_trips(tmp_path) -> None:
     text = "Define Lion per Oak as a; so a = 12 - (-3) = 15. So the answer is \\boxed{-576}.\nAnswer:"
     ids = tok(text, add_special_tokens=False)["input_ids"]
     pieces = tok.convert_ids_to_tokens(ids)
-    assert [" 1", "2"] == pieces[pieces.index(" =") + 1 : pieces.index(" =") + 3]
+    assert pieces[pieces.index(" =") + 1 : pieces.index(" =") + 3] == [" 1", "2"]
     assert "<unk>" not in pieces
     assert tok.decode(ids) == text
     tok.save_pretrained(tmp_path)
