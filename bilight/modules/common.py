@@ -189,6 +189,12 @@ class LMModule(L.LightningModule):
         )
         return self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
 
+    def judge(self, split: str, index: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
+        """``[N]`` 0/1 correctness of ``texts`` as answers to problems ``index`` of ``split`` (the data module's verifier)."""
+        datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
+        verdicts = [datamodule.verify(split, int(i), t).correct for i, t in zip(index, texts, strict=True)]
+        return torch.tensor(verdicts, dtype=torch.float32, device=self.device)
+
     def export(self, path: str) -> None:
         """``save_pretrained`` the model (LoRA merged) and the tokenizer, loadable with plain transformers."""
         model = self.model

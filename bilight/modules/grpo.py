@@ -1,0 +1,415 @@
+"""`GRPOModule`: group-relative policy optimisation with verifiable rewards, from an SFT checkpoint.
+
+One training step is one GRPO batch: sample ``num_generations`` completions for each prompt of the
+batch (``bilight.rollout``: prompt prefilled once per group, seeded generator), score them with
+the task verifier plus optional shaped terms (``bilight.rewards``), optionally drop the groups
+whose rewards are all equal and refill from the prompt stream (dynamic sampling), compute
+group-relative advantages, then run ``num_iterations`` optimizer steps over micro-batches with the
+clipped surrogate of ``bilight.losses``. Option names and meanings follow TRL's ``GRPOConfig``.
+
+Choices:
+
+* Manual optimization: the update is not one loss per batch. Gradient clipping is ``max_grad_norm``
+  here (Lightning's ``gradient_clip_val`` does not apply to manual optimization); the LR schedule
+  steps once per optimizer step, so ``trainer.max_steps`` counts optimizer steps.
+* The generation budget is the base ``max_new_tokens`` (TRL's ``max_completion_length``); it is
+  also the budget of validation decoding and the ``dr_grpo`` normaliser.
+* Training log-probs are ``log_softmax(logits / temperature)``, as the sampler reports them. With
+  ``num_iterations == 1`` the old log-probs are the fresh ones detached (ratio exactly 1);
+  otherwise a no-grad forward at the start of the step computes them once.
+* Reference model only when ``beta > 0``: with LoRA the adapter-disabled model (the adapter starts
+  at zero), otherwise a frozen copy held outside the module's parameters and checkpoint.
+* Dynamic sampling keeps at most ``batch_size`` informative groups and discards the surplus, so
+  every update is on-policy; refills come from `PromptStream`, whose position is checkpointed
+  together with the rollout generator's state.
+* Validation: greedy accuracy per split (as `SFTModule`) plus the mean accuracy of
+  ``val_num_samples`` samples at the training temperature (avg@k) and unbiased pass@k.
+
+Logs every step: ``train/loss``, ``train/clip_low``, ``train/clip_high``, ``train/clip_region``,
+``train/kl`` (beta > 0), ``train/entropy``, ``train/grad_norm``, ``train/lr``,
+``train/tokens_per_sec``, ``rollout/reward_mean``, ``rollout/reward_std``, ``rollout/acc``,
+``rollout/frac_zero_std``, ``rollout/frac_all_correct``, ``rollout/frac_all_wrong``,
+``rollout/completion_len_min``, ``rollout/completion_len_mean``, ``rollout/completion_len_max``,
+``rollout/clipped_frac``, ``rollout/refills``, ``rollout/kept_groups``, ``rollout/reward_<term>``,
+``time/generation``, ``time/scoring``, ``time/update``. Validation: ``val/acc_id``,
+``val/acc_ood``, ``val/avg@k_id``, ``val/pass@k_id`` (and ``_ood``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel
+from typing_extensions import override
+
+from bilight.data.collate import Collator
+from bilight.losses import (
+    KLEstimator,
+    LossType,
+    ScaleRewards,
+    entropy_from_logits,
+    group_advantages,
+    masked_mean,
+    policy_loss,
+    token_logprobs,
+)
+from bilight.metrics.accuracy import mean_pass_at_k
+from bilight.modules.common import LMModule
+from bilight.modules.grpo_batch import PromptStream, cat_rollouts, select_groups, trim_completions
+from bilight.rewards import Reward, score
+from bilight.rollout import generate, position_ids
+from bilight.types import RolloutBatch
+
+
+class GRPOModule(LMModule):
+    """GRPO with TRL's option names; the base-model arguments (``init_from``, ``lora_r``, ...) are those of `LMModule`.
+
+    Args:
+        num_generations: completions sampled per prompt (G, the group size).
+        temperature: sampling temperature of rollouts (and of the training log-probs).
+        top_p: nucleus sampling threshold of rollouts (1 disables it).
+        top_k: top-k sampling of rollouts (0 disables it).
+        stop_strings: a completion also ends at the token completing one of these.
+        num_iterations: optimizer steps per rollout batch (TRL's mu); >1 makes the clip matter.
+        epsilon: lower clip range of the importance ratio.
+        epsilon_high: upper clip range (clip-higher, DAPO uses 0.28); None = ``epsilon``.
+        beta: weight of the KL penalty to the reference model; 0 holds no reference model.
+        kl_estimator: ``k3`` (TRL's) or ``k1``.
+        loss_type: ``dapo`` (token-level, default), ``grpo`` (sequence mean), ``bnpo``, ``dr_grpo``.
+        scale_rewards: advantage scaling: ``group`` std, ``batch`` std or ``none`` (Dr. GRPO).
+        mask_truncated_completions: exclude completions that hit the budget without EOS from the loss.
+        dynamic_sampling: drop groups whose rewards have zero spread and refill from the prompt stream.
+        max_refills: at most this many extra rollout rounds per step for dynamic sampling.
+        micro_batch_size: completions per forward/backward (gradient accumulation); None = all at once.
+            The gradient equals the one-batch gradient for dapo, grpo and dr_grpo; bnpo normalises
+            by each micro-batch's own token count (TRL's definition), so it depends on the split.
+        max_grad_norm: clip the gradient's global norm to this; None does not clip.
+        rewards: extra reward terms added to verifier correctness, e.g. ``bilight.rewards.FormatReward``.
+        val_num_samples: samples per validation prompt for avg@k and pass@k (0 skips them).
+        rollout_seed: seed of the rollout sampling generator (its state is checkpointed).
+        **kwargs: `LMModule` arguments.
+    """
+
+    def __init__(
+        self,
+        num_generations: int = 8,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        stop_strings: Sequence[str] = (),
+        num_iterations: int = 1,
+        epsilon: float = 0.2,
+        epsilon_high: float | None = None,
+        beta: float = 0.0,
+        kl_estimator: KLEstimator = "k3",
+        loss_type: LossType = "dapo",
+        scale_rewards: ScaleRewards = "group",
+        mask_truncated_completions: bool = False,
+        dynamic_sampling: bool = False,
+        max_refills: int = 4,
+        micro_batch_size: int | None = None,
+        max_grad_norm: float | None = 1.0,
+        rewards: Sequence[Reward] = (),
+        val_num_samples: int = 4,
+        rollout_seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if num_generations < 2:
+            raise ValueError(f"model.num_generations must be >= 2 (advantages are relative to the group), got {num_generations}")
+        self.automatic_optimization = False
+        self.num_generations, self.temperature, self.top_p, self.top_k = num_generations, temperature, top_p, top_k
+        self.stop_strings, self.num_iterations = tuple(stop_strings), num_iterations
+        self.epsilon, self.epsilon_high, self.beta, self.kl_estimator = epsilon, epsilon_high, beta, kl_estimator
+        self.loss_type, self.scale_rewards, self.mask_truncated_completions = loss_type, scale_rewards, mask_truncated_completions
+        self.dynamic_sampling, self.max_refills, self.micro_batch_size = dynamic_sampling, max_refills, micro_batch_size
+        self.max_grad_norm, self.extra_rewards, self.val_num_samples = max_grad_norm, list(rewards), val_num_samples
+        self.rollout_seed = rollout_seed
+        self.generator = torch.Generator().manual_seed(rollout_seed)
+        self._generator_state: torch.Tensor | None = None  # from a checkpoint, applied on first use
+        self.stream: PromptStream | None = None
+        self._stream_state: dict[str, int] | None = None
+        # Plain attribute, not a submodule: no parameters in the optimizer, nothing in the checkpoint.
+        self.ref_model: PreTrainedModel | None = None
+        if beta > 0 and not self.uses_lora:
+            object.__setattr__(self, "ref_model", copy.deepcopy(self.model).eval().requires_grad_(False))
+
+    # ------------------------------------------------------------------ the algorithm
+    @override
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        start = time.perf_counter()
+        rollout, stats = self.collect_rollouts(batch)
+        advantages = group_advantages(rollout.rewards, self.scale_rewards).reshape(-1)
+        update_start = time.perf_counter()
+        stats |= self.update(rollout, advantages)
+        stats["time/update"] = time.perf_counter() - update_start
+        stats["train/tokens_per_sec"] = stats.pop("_generated_tokens") / (time.perf_counter() - start)
+        shown = {"rollout/acc", "train/loss"}
+        self.log_dict({k: v for k, v in stats.items() if k not in shown}, on_step=True, on_epoch=False, batch_size=rollout.rewards.shape[0])
+        self.log_dict({k: stats[k] for k in shown}, on_step=True, on_epoch=False, prog_bar=True, batch_size=rollout.rewards.shape[0])
+
+    def collect_rollouts(self, batch: dict[str, torch.Tensor]) -> tuple[RolloutBatch, dict[str, float]]:
+        """Sample and score groups for the batch's prompts; with dynamic sampling keep informative groups and refill."""
+        size = batch["prompt_ids"].shape[0]
+        timing: dict[str, float] = {"time/generation": 0.0, "time/scoring": 0.0}
+        sampled = [self.rollout(batch, timing)]
+        kept = [select_groups(sampled[0], self.informative(sampled[0]))] if self.dynamic_sampling else sampled
+        refills = 0
+        while self.dynamic_sampling and refills < self.max_refills and sum(b.rewards.shape[0] for b in kept) < size:
+            missing = size - sum(b.rewards.shape[0] for b in kept)
+            keep_rate = sum(b.rewards.shape[0] for b in kept) / sum(b.rewards.shape[0] for b in sampled)
+            more = self.rollout(self.refill_prompts(min(4 * missing, math.ceil(missing / max(keep_rate, 0.25)))), timing)
+            sampled.append(more)
+            kept.append(select_groups(more, self.informative(more)))
+            refills += 1
+        pad = int(self.tokenizer.pad_token_id)
+        everything = cat_rollouts(sampled, pad)
+        train = cat_rollouts(kept, pad)
+        if self.dynamic_sampling:
+            train = trim_completions(select_groups(train, torch.arange(train.rewards.shape[0]) < size))
+        stats = rollout_stats(everything) | {"rollout/refills": float(refills), "rollout/kept_groups": float(train.rewards.shape[0])}
+        if train.rewards.shape[0] == 0:  # nothing informative even after refills: a zero-advantage step on the first batch
+            train = sampled[0]
+        # timing also holds the extra reward terms summed over rollout rounds: average them over the rounds
+        stats |= {k: v / (len(sampled) if k.startswith("rollout/") else 1) for k, v in timing.items()}
+        stats["_generated_tokens"] = float(everything.completion_mask.sum())
+        return train, stats
+
+    def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> RolloutBatch:
+        """Sample G completions per prompt, then score them with the verifier and the extra rewards (adding to ``timing``)."""
+        start = time.perf_counter()
+        out = generate(
+            self.model,
+            batch["prompt_ids"],
+            batch["prompt_mask"],
+            max_new_tokens=self.max_new_tokens,
+            eos_token_id=self.tokenizer.eos_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+            num_generations=self.num_generations,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            stop_strings=self.stop_strings,
+            decode=self.decode,
+            generator=self.rollout_generator(),
+        )
+        timing["time/generation"] += time.perf_counter() - start
+        start = time.perf_counter()
+        texts = self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
+        dm = self.trainer.datamodule  # type: ignore[attr-defined]
+        indices = batch["index"].repeat_interleave(self.num_generations).tolist()
+        problems = [dm.problem("rl", i) for i in indices]
+        verdicts = [dm.verify("rl", i, t) for i, t in zip(indices, texts, strict=True)]
+        scores = score(texts, problems, verdicts, self.extra_rewards)
+        timing["time/scoring"] += time.perf_counter() - start
+        for name, values in scores.terms.items():
+            timing[f"rollout/reward_{name}"] = timing.get(f"rollout/reward_{name}", 0.0) + float(values.mean())
+        shape = (-1, self.num_generations)
+        return RolloutBatch(
+            prompt_ids=batch["prompt_ids"],
+            prompt_mask=batch["prompt_mask"],
+            completion_ids=out.completion_ids,
+            completion_mask=out.completion_mask,
+            old_logprobs=out.logprobs,
+            rewards=scores.rewards.view(shape).to(self.device),
+            correct=scores.correct.view(shape).to(self.device),
+            truncated=out.truncated,
+            texts=tuple(texts),
+        )
+
+    @staticmethod
+    def informative(batch: RolloutBatch) -> torch.Tensor:
+        """``[B]`` True for groups whose rewards are not all equal (they carry a learning signal)."""
+        return batch.rewards.max(1).values > batch.rewards.min(1).values
+
+    def update(self, rollout: RolloutBatch, advantages: torch.Tensor) -> dict[str, float]:
+        """``num_iterations`` optimizer steps on the rollout batch, each accumulating gradients over micro-batches."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        assert not isinstance(optimizer, list), "GRPOModule expects a single optimizer"
+        rows = rollout.completion_ids.shape[0]
+        prompt_ids = rollout.prompt_ids.repeat_interleave(self.num_generations, 0)
+        prompt_mask = rollout.prompt_mask.repeat_interleave(self.num_generations, 0)
+        mask = rollout.completion_mask.float()
+        if self.mask_truncated_completions:
+            mask = mask * (~rollout.truncated).float()[:, None]
+        chunks = list(torch.arange(rows, device=self.device).split(self.micro_batch_size or rows))
+        inputs = [(prompt_ids[c], prompt_mask[c], rollout.completion_ids[c], rollout.completion_mask[c]) for c in chunks]
+        ref = [self.reference_logprobs(*x) for x in inputs] if self.beta > 0 else [None] * len(chunks)
+        old = [self.policy_logprobs(*x)[0].detach() for x in inputs] if self.num_iterations > 1 else None
+        num_items = self.trainer.strategy.reduce(mask.sum(), reduce_op="sum")  # dapo: tokens of the step on all ranks
+        sums: dict[str, float] = {}
+        params = [p for p in self.parameters() if p.requires_grad]
+        for iteration in range(self.num_iterations):
+            for i, (c, x) in enumerate(zip(chunks, inputs, strict=True)):
+                logprobs, logits = self.policy_logprobs(*x)
+                out = policy_loss(
+                    logprobs,
+                    old[i] if old is not None else logprobs.detach(),
+                    advantages[c],
+                    mask[c],
+                    loss_type=self.loss_type,
+                    epsilon=self.epsilon,
+                    epsilon_high=self.epsilon_high,
+                    beta=self.beta,
+                    ref_logprobs=ref[i],
+                    kl_estimator=self.kl_estimator,
+                    max_completion_length=self.max_new_tokens,
+                    num_items_in_batch=num_items,
+                    world_size=self.trainer.world_size,
+                    num_micro_batches=len(chunks),
+                )
+                # grpo and dr_grpo are means over rows: weight each micro-batch by its share of rows (exact for uneven splits)
+                weight = len(chunks) * len(c) / rows if self.loss_type in ("grpo", "dr_grpo") else 1.0
+                self.manual_backward(out.loss * weight)
+                share = 1.0 / (len(chunks) * self.num_iterations)
+                _add(sums, "train/loss", float(out.loss.detach()) * weight / self.num_iterations)
+                for name in ("clip_low", "clip_high", "clip_region") + (("kl",) if out.kl is not None else ()):
+                    _add(sums, f"train/{name}", float(getattr(out, name)) * share)
+                if iteration == 0:
+                    entropy = masked_mean(entropy_from_logits(logits.detach()), mask[c])
+                    _add(sums, "train/entropy", float(entropy) / len(chunks))
+            norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm if self.max_grad_norm is not None else math.inf)
+            _add(sums, "train/grad_norm", float(norm) / self.num_iterations)
+            sums["train/lr"] = float(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()  # type: ignore[union-attr]
+        return sums
+
+    # ------------------------------------------------------------------ log-probs
+    def completion_logits(
+        self, model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """``[N, T, V]`` temperature-scaled logits predicting each completion token (positions as the sampler's)."""
+        ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        attention = torch.cat([prompt_mask, completion_mask], dim=1)
+        logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention)).logits
+        return logits[:, prompt_ids.shape[1] - 1 : -1].float() / self.temperature
+
+    def policy_logprobs(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token log-probs ``[N, T]`` (with grad) of the completions under the current policy, and the logits."""
+        logits = self.completion_logits(self.model, *inputs)
+        return token_logprobs(logits, inputs[2]), logits
+
+    @torch.no_grad()
+    def reference_logprobs(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Token log-probs under the reference: the adapter-disabled model with LoRA, else the frozen copy."""
+        if self.ref_model is not None:
+            return token_logprobs(self.completion_logits(self.ref_model, *inputs), inputs[2])
+        with self.model.disable_adapter():  # type: ignore[operator]
+            return token_logprobs(self.completion_logits(self.model, *inputs), inputs[2])
+
+    # ------------------------------------------------------------------ prompt stream and state
+    def refill_prompts(self, n: int) -> dict[str, torch.Tensor]:
+        """A batch of ``n`` further prompts from the ``rl`` split's refill stream."""
+        dm = self.trainer.datamodule  # type: ignore[attr-defined]
+        dataset = dm.prompts("rl")
+        if self.stream is None:
+            self.stream = PromptStream(len(dataset), seed=self.rollout_seed + 1)
+            if self._stream_state is not None:
+                self.stream.load_state_dict(self._stream_state)
+        rows = [dataset[i] for i in self.stream.take(n)]
+        batch = Collator(int(self.tokenizer.pad_token_id), with_labels=False)(rows)
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def rollout_generator(self) -> torch.Generator:
+        """The sampling generator, on the model's device, with the checkpointed state once one was loaded."""
+        if self.generator.device != self.device:
+            self.generator = torch.Generator(device=self.device).manual_seed(self.rollout_seed)
+        if self._generator_state is not None:
+            self.generator.set_state(self._generator_state)
+            self._generator_state = None
+        return self.generator
+
+    @override
+    def on_fit_start(self) -> None:
+        if self.ref_model is not None:
+            self.ref_model.to(self.device)  # type: ignore[arg-type]
+
+    def decode(self, ids: list[int]) -> str:
+        """Token ids -> text without special tokens (for stop strings)."""
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        generator = self._generator_state if self._generator_state is not None else self.generator.get_state()
+        stream = self.stream.state_dict() if self.stream is not None else self._stream_state
+        checkpoint["grpo"] = {"generator": generator, "stream": stream}
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("grpo")
+        if state is not None:
+            self._generator_state = state["generator"]
+            self._stream_state = state["stream"]
+            if self.stream is not None and state["stream"] is not None:
+                self.stream.load_state_dict(state["stream"])
+
+    # ------------------------------------------------------------------ validation
+    @override
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.evaluate(batch, batch_idx, dataloader_idx, "val")
+
+    @override
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.evaluate(batch, batch_idx, dataloader_idx, "test")
+
+    def evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int, prefix: str) -> None:
+        """Greedy accuracy, and avg@k / pass@k of ``val_num_samples`` samples at the training temperature."""
+        split = self.trainer.datamodule.eval_split_names()[dataloader_idx]  # type: ignore[attr-defined]
+        suffix, size = ("id" if split == "val_id" else "ood"), batch["prompt_ids"].shape[0]
+        log = partial(self.log, batch_size=size, add_dataloader_idx=False, sync_dist=True)
+        correct = self.judge(split, batch["index"], self.greedy(batch["prompt_ids"], batch["prompt_mask"]))
+        log(f"{prefix}/acc_{suffix}", correct.mean(), prog_bar=True)
+        k = self.val_num_samples
+        if k > 0:
+            # Own generator, seeded by the batch: the same samples at every validation, rollouts untouched.
+            generator = torch.Generator(device=self.device).manual_seed(1_000_003 * (dataloader_idx + 1) + batch_idx)
+            out = generate(
+                self.model,
+                batch["prompt_ids"],
+                batch["prompt_mask"],
+                max_new_tokens=self.max_new_tokens,
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+                num_generations=k,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                top_k=self.top_k,
+                stop_strings=self.stop_strings,
+                decode=self.decode,
+                generator=generator,
+            )
+            texts = self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
+            sampled = self.judge(split, batch["index"].repeat_interleave(k), texts).view(-1, k).cpu()
+            log(f"{prefix}/avg@{k}_{suffix}", sampled.mean())
+            log(f"{prefix}/pass@{k}_{suffix}", mean_pass_at_k(sampled, [k])[k])
+
+
+def rollout_stats(batch: RolloutBatch) -> dict[str, float]:
+    """Reward, accuracy, group-spread and length statistics of every sampled group (before any filtering)."""
+    rewards, correct = batch.rewards.float(), batch.correct.float()
+    zero_std = rewards.max(1).values == rewards.min(1).values
+    lengths = batch.completion_mask.sum(1).float()
+    return {
+        "rollout/reward_mean": float(rewards.mean()),
+        "rollout/reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
+        "rollout/acc": float(correct.mean()),
+        "rollout/frac_zero_std": float(zero_std.float().mean()),
+        "rollout/frac_all_correct": float((correct.min(1).values == 1).float().mean()),
+        "rollout/frac_all_wrong": float((correct.max(1).values == 0).float().mean()),
+        "rollout/completion_len_min": float(lengths.min()),
+        "rollout/completion_len_mean": float(lengths.mean()),
+        "rollout/completion_len_max": float(lengths.max()),
+        "rollout/clipped_frac": float(batch.truncated.float().mean()),
+    }
+
+
+def _add(sums: dict[str, float], key: str, value: float) -> None:
+    sums[key] = sums.get(key, 0.0) + value

@@ -1,0 +1,114 @@
+"""Group bookkeeping for `GRPOModule`: joining and filtering rollout batches, and the refill prompt stream.
+
+Why a separate file: dynamic sampling needs to keep some groups of a `RolloutBatch`, draw more
+prompts, and join the pieces (whose prompt and completion lengths differ) into one batch; none of
+that is GRPO math, and the module reads better without it.
+
+`PromptStream` is the source of refill prompts: an endless walk over the ``rl`` split in a seeded
+order, reshuffled every pass, whose whole state is two integers (``epoch``, ``position``), so a
+checkpoint restores it exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from bilight.types import RolloutBatch
+
+
+def select_groups(batch: RolloutBatch, keep: torch.Tensor) -> RolloutBatch:
+    """The groups (prompts) where ``keep`` ``[B]`` is True, with their ``G`` completions each."""
+    rows = keep.repeat_interleave(batch.rewards.shape[1])
+    texts = tuple(t for t, k in zip(batch.texts, rows.tolist(), strict=True) if k) if batch.texts else ()
+    return RolloutBatch(
+        prompt_ids=batch.prompt_ids[keep],
+        prompt_mask=batch.prompt_mask[keep],
+        completion_ids=batch.completion_ids[rows],
+        completion_mask=batch.completion_mask[rows],
+        old_logprobs=batch.old_logprobs[rows],
+        rewards=batch.rewards[keep],
+        correct=batch.correct[keep],
+        truncated=batch.truncated[rows],
+        texts=texts,
+    )
+
+
+def _left_pad(x: torch.Tensor, width: int, value: float) -> torch.Tensor:
+    return F.pad(x, (width - x.shape[1], 0), value=value)
+
+
+def _right_pad(x: torch.Tensor, width: int, value: float) -> torch.Tensor:
+    return F.pad(x, (0, width - x.shape[1]), value=value)
+
+
+def cat_rollouts(batches: list[RolloutBatch], pad_token_id: int) -> RolloutBatch:
+    """Join rollout batches along the group axis: prompts left-padded, completions right-padded to the longest."""
+    if len(batches) == 1:
+        return batches[0]
+    p = max(b.prompt_ids.shape[1] for b in batches)
+    t = max(b.completion_ids.shape[1] for b in batches)
+    return RolloutBatch(
+        prompt_ids=torch.cat([_left_pad(b.prompt_ids, p, pad_token_id) for b in batches]),
+        prompt_mask=torch.cat([_left_pad(b.prompt_mask, p, 0) for b in batches]),
+        completion_ids=torch.cat([_right_pad(b.completion_ids, t, pad_token_id) for b in batches]),
+        completion_mask=torch.cat([_right_pad(b.completion_mask, t, 0) for b in batches]),
+        old_logprobs=torch.cat([_right_pad(b.old_logprobs, t, 0.0) for b in batches]),
+        rewards=torch.cat([b.rewards for b in batches]),
+        correct=torch.cat([b.correct for b in batches]),
+        truncated=torch.cat([b.truncated for b in batches]),
+        texts=tuple(t for b in batches for t in b.texts),
+    )
+
+
+def trim_completions(batch: RolloutBatch) -> RolloutBatch:
+    """Drop trailing completion columns that no row uses (after filtering, the longest row may be gone)."""
+    used = int(batch.completion_mask.sum(0).nonzero().max()) + 1 if bool(batch.completion_mask.any()) else 0
+    if used == batch.completion_ids.shape[1]:
+        return batch
+    return dataclasses.replace(
+        batch,
+        completion_ids=batch.completion_ids[:, :used],
+        completion_mask=batch.completion_mask[:, :used],
+        old_logprobs=batch.old_logprobs[:, :used],
+    )
+
+
+class PromptStream:
+    """Endless seeded order over ``size`` prompt indices; a new permutation each pass.
+
+    Args:
+        size: number of prompts in the split.
+        seed: seed of the permutations (pass ``p`` uses ``seed + p``).
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        if size <= 0:
+            raise ValueError(f"PromptStream: the prompt split is empty (size {size}); set data.num_rl > 0")
+        self.size, self.seed = size, seed
+        self.epoch, self.position = 0, 0
+
+    def _order(self) -> list[int]:
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+
+    def take(self, n: int) -> list[int]:
+        """The next ``n`` prompt indices."""
+        out: list[int] = []
+        while len(out) < n:
+            order = self._order()
+            step = min(n - len(out), self.size - self.position)
+            out += order[self.position : self.position + step]
+            self.position += step
+            if self.position == self.size:
+                self.epoch, self.position = self.epoch + 1, 0
+        return out
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position, "seed": self.seed, "size": self.size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state["size"] != self.size:
+            raise ValueError(f"PromptStream: checkpoint was written for {state['size']} prompts, the data module has {self.size}")
+        self.epoch, self.position, self.seed = state["epoch"], state["position"], state["seed"]

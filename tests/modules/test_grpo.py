@@ -1,0 +1,248 @@
+import csv
+import dataclasses
+from functools import partial
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from bilight.cli import run as cli_run
+from bilight.losses import LOSS_TYPES
+from bilight.modules import GRPOModule, WarmupCosine
+from bilight.modules.grpo import rollout_stats
+from bilight.modules.grpo_batch import PromptStream
+from bilight.rewards import Reward
+from bilight.rollout import generate
+from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
+from bilight.types import Problem, RolloutBatch, Verdict
+
+STEP_METRICS = {
+    "train/loss", "train/clip_low", "train/clip_high", "train/clip_region", "train/entropy", "train/grad_norm", "train/lr",
+    "train/tokens_per_sec", "rollout/reward_mean", "rollout/reward_std", "rollout/acc", "rollout/frac_zero_std",
+    "rollout/frac_all_correct", "rollout/frac_all_wrong", "rollout/completion_len_min", "rollout/completion_len_mean",
+    "rollout/completion_len_max", "rollout/clipped_frac", "time/generation", "time/scoring", "time/update",
+}  # fmt: skip
+
+
+class LengthReward(Reward):
+    """A reward a random model's samples differ on: completion length in characters / 10."""
+
+    name = "chars"
+
+    def __call__(self, completion: str, problem: Problem, verdict: Verdict) -> float:
+        return len(completion) / 10
+
+
+class OddProblemsSpread(Reward):
+    """Zero spread on even problem indices; alternating 0/1 (so spread) within the groups of odd ones."""
+
+    name = "odd"
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__(weight)
+        self.calls = 0
+
+    def __call__(self, completion: str, problem: Problem, verdict: Verdict) -> float:
+        self.calls += 1
+        return float(self.calls % 2) if problem.index % 2 else 0.0
+
+
+def _trainer(tmp_path, steps: int = 2, **kwargs) -> L.Trainer:
+    defaults = dict(
+        max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0, log_every_n_steps=1, default_root_dir=tmp_path,
+    )  # fmt: skip
+    return L.Trainer(**(defaults | kwargs))
+
+
+def _module(dm, **kwargs) -> GRPOModule:
+    args = dict(tokenizer=dm.tokenizer, num_generations=4, max_new_tokens=8, val_num_samples=0, rewards=[LengthReward()])
+    return GRPOModule(**(args | TINY_MODEL | kwargs))
+
+
+def test_two_grpo_steps_change_every_parameter_and_log_every_metric(tmp_path) -> None:
+    L.seed_everything(0)
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm)
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    trainer = _trainer(tmp_path, logger=CSVLogger(tmp_path, name="grpo"))
+    trainer.fit(module, datamodule=dm)
+    assert trainer.global_step == 2
+    unchanged = [n for n, p in module.named_parameters() if torch.equal(p, before[n])]
+    assert unchanged == []
+    rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
+    logged = {k for row in rows for k, v in row.items() if v != ""}
+    assert logged >= STEP_METRICS | {"rollout/reward_chars"}
+    assert "train/kl" not in logged  # beta == 0: no reference model, no KL
+    assert all(torch.isfinite(torch.tensor(float(r["train/loss"]))) for r in rows if r.get("train/loss"))
+    assert module.ref_model is None
+
+
+def test_dynamic_sampling_drops_zero_spread_groups_and_refills(tmp_path) -> None:
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm, dynamic_sampling=True, max_refills=8, rewards=[OddProblemsSpread()])
+    trainer = _trainer(tmp_path, steps=1)
+    trainer.fit(module, datamodule=dm)
+    metrics = trainer.callback_metrics
+    assert metrics["rollout/refills"] >= 1  # about half the groups are dropped, so a refill is needed
+    assert metrics["rollout/kept_groups"] == dm.batch_size
+    assert 0 < metrics["rollout/frac_zero_std"] < 1
+
+    batch = next(iter(dm.train_dataloader()))
+    train, stats = module.collect_rollouts(batch)
+    assert train.rewards.shape[0] == dm.batch_size
+    assert bool(GRPOModule.informative(train).all())
+    assert train.completion_ids.shape[0] == dm.batch_size * module.num_generations
+
+    module.max_refills = 0
+    train, stats = module.collect_rollouts(batch)
+    assert stats["rollout/refills"] == 0 and train.rewards.shape[0] < dm.batch_size
+
+
+def _fixed_rollout(dm, module: GRPOModule) -> RolloutBatch:
+    dm.setup("fit")
+    batch = next(iter(dm.prompt_loader("rl", 4)))
+    out = generate(
+        module.model, batch["prompt_ids"], batch["prompt_mask"], max_new_tokens=8, eos_token_id=dm.tokenizer.eos_token_id,
+        num_generations=4, generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    rewards = torch.rand(4, 4, generator=torch.Generator().manual_seed(1))
+    truncated = torch.zeros_like(out.truncated)
+    truncated[0] = True  # a random model rarely stops within 8 tokens: flag one row so the mask has something to drop
+    return RolloutBatch(
+        batch["prompt_ids"], batch["prompt_mask"], out.completion_ids, out.completion_mask, out.logprobs, rewards,
+        (rewards > 0.5).float(), truncated,
+    )  # fmt: skip
+
+
+def _parameter_step(tmp_path, dm, rollout: RolloutBatch, **kwargs) -> dict[str, torch.Tensor]:
+    """One update on a fixed rollout with SGD lr 1: the parameter change is minus the gradient."""
+    module = _module(
+        dm, optimizer=partial(torch.optim.SGD, lr=1.0), scheduler=partial(WarmupCosine, warmup_steps=0), max_grad_norm=None, **kwargs
+    )
+    module.collect_rollouts = lambda batch: (rollout, rollout_stats(rollout) | {"_generated_tokens": 1.0})  # type: ignore[method-assign]
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    _trainer(tmp_path, steps=1).fit(module, datamodule=dm)
+    return {n: p.detach() - before[n] for n, p in module.named_parameters()}
+
+
+CASES = [(t, 3, True) for t in LOSS_TYPES if t != "bnpo"] + [(t, 4, False) for t in LOSS_TYPES]
+
+
+@pytest.mark.parametrize(("loss_type", "micro_batch_size", "mask_truncated"), CASES)
+def test_micro_batch_accumulation_gives_the_full_batch_gradient(tmp_path, loss_type, micro_batch_size, mask_truncated) -> None:
+    """Uneven splits (16 rows = 5x3 + 1) for the losses normalised per batch; bnpo only when micro-batches hold equal token counts."""
+    dm = tiny_datamodule(train_split="rl")
+    rollout = _fixed_rollout(dm, _module(dm))
+    if not mask_truncated:  # equal token counts per micro-batch: every row counts all its columns
+        rollout = dataclasses.replace(rollout, completion_mask=torch.ones_like(rollout.completion_mask))
+    opts = dict(loss_type=loss_type, mask_truncated_completions=mask_truncated, beta=0.05)
+    full = _parameter_step(tmp_path, dm, rollout, **opts)
+    micro = _parameter_step(tmp_path, dm, rollout, micro_batch_size=micro_batch_size, **opts)
+    assert max(float(p.abs().max()) for p in full.values()) > 1e-4
+    for name, delta in full.items():
+        torch.testing.assert_close(micro[name], delta, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_training_logprobs_equal_rollout_logprobs_so_the_first_ratio_is_one() -> None:
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm, temperature=0.7)
+    dm.setup("fit")
+    batch = next(iter(dm.prompt_loader("rl", 4)))
+    out = generate(
+        module.model, batch["prompt_ids"], batch["prompt_mask"], max_new_tokens=12, eos_token_id=dm.tokenizer.eos_token_id,
+        num_generations=4, temperature=0.7, generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    prompt_ids, prompt_mask = (batch[k].repeat_interleave(4, 0) for k in ("prompt_ids", "prompt_mask"))
+    logprobs, _ = module.policy_logprobs(prompt_ids, prompt_mask, out.completion_ids, out.completion_mask)
+    mask = out.completion_mask.bool()
+    assert (logprobs[mask] - out.logprobs[mask]).abs().max() < 1e-4
+
+
+def test_beta_holds_a_frozen_reference_copy_outside_parameters_and_logs_kl(tmp_path) -> None:
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm, beta=0.1)
+    assert module.ref_model is not None
+    assert not any(p.requires_grad for p in module.ref_model.parameters())
+    assert not any(k.startswith("ref_model") for k in module.state_dict())
+    ref_before = {n: p.clone() for n, p in module.ref_model.named_parameters()}
+    trainer = _trainer(tmp_path)
+    trainer.fit(module, datamodule=dm)
+    assert all(torch.equal(p, ref_before[n]) for n, p in module.ref_model.named_parameters())
+    kl = trainer.callback_metrics["train/kl"]
+    assert torch.isfinite(kl) and kl > 0  # step 2 compares the once-updated policy with the reference
+
+
+def test_lora_reference_is_the_adapter_disabled_base_model(tmp_path) -> None:
+    dm = tiny_datamodule(train_split="rl")
+    optimizer = partial(torch.optim.AdamW, lr=0.05)  # large enough that k3 of the step-2 policy is not lost to rounding
+    module = _module(dm, beta=0.1, lora_r=4, lora_target_modules=["q_proj", "v_proj"], seed=5, optimizer=optimizer)
+    assert module.ref_model is None  # no copy
+    trainer = _trainer(tmp_path)
+    trainer.fit(module, datamodule=dm)
+    assert trainer.callback_metrics["train/kl"] > 0
+    base = tiny_model(dm.tokenizer, seed=5)
+    rollout = _fixed_rollout(dm, module)
+    inputs = (
+        rollout.prompt_ids.repeat_interleave(4, 0), rollout.prompt_mask.repeat_interleave(4, 0),
+        rollout.completion_ids, rollout.completion_mask,
+    )  # fmt: skip
+    with torch.no_grad():
+        expected, _ = module.policy_logprobs(*inputs)  # the trained policy differs from the base...
+        reference = module.reference_logprobs(*inputs)
+        module_base = module.completion_logits(base, *inputs)
+    mask = rollout.completion_mask.bool()
+    from bilight.losses import token_logprobs
+
+    torch.testing.assert_close(reference[mask], token_logprobs(module_base, rollout.completion_ids)[mask], atol=1e-5, rtol=1e-5)
+    assert (expected[mask] - reference[mask]).abs().max() > 1e-6
+
+
+def test_checkpoint_restores_rollout_generator_and_prompt_stream(tmp_path) -> None:
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm, dynamic_sampling=True, rewards=[OddProblemsSpread()])
+    trainer = _trainer(tmp_path, steps=1)
+    trainer.fit(module, datamodule=dm)
+    trainer.save_checkpoint(tmp_path / "a.ckpt")
+    assert module.stream is not None and module.stream.position > 0
+    expected_prompts = PromptStream(dm.num_rl, module.rollout_seed + 1)
+    expected_prompts.load_state_dict(module.stream.state_dict())
+    expected_draw = torch.rand(3, generator=module.generator)
+
+    resumed = _module(dm, dynamic_sampling=True, rewards=[OddProblemsSpread()])
+    resumed.on_load_checkpoint(torch.load(tmp_path / "a.ckpt", weights_only=False))
+    resumed.trainer = trainer  # type: ignore[misc]
+    assert torch.equal(torch.rand(3, generator=resumed.rollout_generator()), expected_draw)
+    resumed.refill_prompts(1)
+    assert resumed.stream is not None and resumed.stream.position == expected_prompts.position + 1
+
+
+def test_prompt_stream_is_an_endless_seeded_order() -> None:
+    stream = PromptStream(5, seed=3)
+    first = stream.take(7)
+    assert sorted(first[:5]) == list(range(5)) and stream.epoch == 1 and stream.position == 2
+    again = PromptStream(5, seed=3)
+    assert again.take(3) + again.take(4) == first
+
+
+def test_validation_logs_greedy_and_sampled_accuracy(tmp_path) -> None:
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm, val_num_samples=2)
+    results = _trainer(tmp_path, limit_val_batches=1).validate(module, datamodule=dm)
+    metrics = {k for per_loader in results for k in per_loader}
+    assert metrics >= {"val/acc_id", "val/acc_ood", "val/avg@2_id", "val/pass@2_id", "val/avg@2_ood"}
+
+
+def test_cli_help_lists_grpo_and_base_options(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli_run(["fit", "--model.help", "bilight.modules.GRPOModule"])
+    out = capsys.readouterr().out
+    assert "--model.num_generations" in out and "completions sampled per prompt" in out
+    assert "--model.init_from" in out and "--model.lora_r" in out  # the LMModule arguments behind **kwargs
+
+
+def test_rollout_batch_field_order_is_unchanged() -> None:
+    assert [f.name for f in dataclasses.fields(RolloutBatch)][:8] == [
+        "prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "old_logprobs", "rewards", "correct", "truncated",
+    ]  # fmt: skip
