@@ -1,5 +1,8 @@
-"""Lightning callbacks: run summaries and export (diagnostics join here)."""
+"""Lightning callbacks: run summaries and export, and the RL-readiness diagnostics (rollout accuracy, co-influence, report)."""
 
+from bilight.callbacks.co_influence import CoInfluence
+from bilight.callbacks.report import RLReadinessReport, diagnose
+from bilight.callbacks.rollout_accuracy import RolloutAccuracy
 from bilight.callbacks.summary import ExportHF, FitSummary
 
-__all__ = ["ExportHF", "FitSummary"]
+__all__ = ["CoInfluence", "ExportHF", "FitSummary", "RLReadinessReport", "RolloutAccuracy", "diagnose"]

@@ -1,0 +1,239 @@
+"""What the diagnostic callbacks share: when to run, which probe prompts each rank samples, and how results meet.
+
+Why a shared base: `RolloutAccuracy` and `CoInfluence` both sample completions for a fixed, seeded
+set of probe prompts (the data module's ``probe`` split), on a schedule (every N training steps
+and/or at every validation run, never during the sanity check), on every DDP rank, and log numbers
+that must not depend on the number of ranks. The choices that make this hold:
+
+* **Chunks, not prompts, are split across ranks.** The first ``num_prompts`` probe prompts are cut
+  into fixed chunks of ``chunk_size`` prompts; rank r samples chunks ``r, r + world, ...``. Each
+  chunk is padded and sampled as one batch with its own generator, seeded from ``(seed, chunk)``,
+  so a chunk's completions are the same whichever rank draws it and however many ranks there are:
+  the gathered numbers equal a single process's (exactly for the counts, up to float summation
+  order for gradients).
+* **Rows meet by a sum.** Every rank fills the rows of the prompts it owns in a ``[M, ...]`` tensor
+  of zeros; one all-reduce (sum) gives every rank the full table. Only small tensors travel
+  (correctness ``[M, N]``, per-prompt statistics ``[M, d]``).
+* **The training RNG is untouched.** Sampling draws from the chunk's own generator inside
+  ``torch.random.fork_rng``, so adding a callback does not change the training run.
+* **Same random numbers at every run.** The seeds do not depend on the step, so two checkpoints are
+  compared on the same prompts with the same sampling noise (common random numbers).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
+from typing_extensions import override
+
+from bilight.callbacks.summary import run_dir
+from bilight.data.collate import Collator
+from bilight.data.datamodule import BilightDataModule
+from bilight.modules.common import LMModule
+from bilight.rollout import generate
+
+
+@dataclass(frozen=True)
+class ProbeRollouts:
+    """Sampled completions for one chunk of ``B`` probe prompts, ``N`` samples each (rows ``b*N:(b+1)*N`` are prompt b).
+
+    Attributes:
+        rows: ``[B]`` positions of the prompts in the probe set (0 .. num_prompts-1).
+        prompt_ids: ``[B, P]`` left-padded prompt ids; prompt_mask: ``[B, P]``.
+        completion_ids: ``[B*N, T]`` right-padded; completion_mask: ``[B*N, T]`` (1 up to and including EOS).
+        correct: ``[B, N]`` float64 verdicts of the task's verifier.
+        truncated: ``[B, N]`` bool, True where the generation budget ran out.
+        difficulty: ``[B]`` int64 difficulty (number of operations) of each prompt.
+    """
+
+    rows: torch.Tensor
+    prompt_ids: torch.Tensor
+    prompt_mask: torch.Tensor
+    completion_ids: torch.Tensor
+    completion_mask: torch.Tensor
+    correct: torch.Tensor
+    truncated: torch.Tensor
+    difficulty: torch.Tensor
+
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    """32 well-mixed bits from ``(seed, chunk)`` (torch's CPU generator keeps only 32 bits of its seed)."""
+    return int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0])
+
+
+def rank_chunks(num_prompts: int, chunk_size: int, rank: int, world_size: int) -> list[tuple[int, range]]:
+    """The ``(chunk index, prompt positions)`` rank ``rank`` of ``world_size`` samples: chunks ``rank::world_size``."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    starts = range(0, num_prompts, chunk_size)
+    chunks = [(c, range(s, min(s + chunk_size, num_prompts))) for c, s in enumerate(starts)]
+    return chunks[rank::world_size]
+
+
+def sample_probe(
+    module: LMModule,
+    datamodule: BilightDataModule,
+    rows: range,
+    *,
+    num_samples: int,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+) -> ProbeRollouts:
+    """Sample ``num_samples`` completions for probe prompts ``rows`` from ``seed``'s generator and verify them."""
+    dataset = datamodule.prompts("probe")
+    tokenizer = module.tokenizer
+    batch = Collator(tokenizer.pad_token_id, with_labels=False)([dataset[i] for i in rows])
+    device = module.device
+    prompt_ids, prompt_mask = batch["prompt_ids"].to(device), batch["prompt_mask"].to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        out = generate(
+            module.model,
+            prompt_ids,
+            prompt_mask,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            num_generations=num_samples,
+            temperature=temperature,
+            generator=generator,
+        )
+    texts = tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
+    indices = batch["index"].repeat_interleave(num_samples).tolist()
+    correct = [float(datamodule.verify("probe", int(i), t).correct) for i, t in zip(indices, texts, strict=True)]
+    return ProbeRollouts(
+        rows=torch.tensor(list(rows)),
+        prompt_ids=prompt_ids,
+        prompt_mask=prompt_mask,
+        completion_ids=out.completion_ids,
+        completion_mask=out.completion_mask,
+        correct=torch.tensor(correct, dtype=torch.float64).view(len(rows), num_samples),
+        truncated=out.truncated.cpu().view(len(rows), num_samples),
+        difficulty=torch.tensor([int(dataset[i]["difficulty"]) for i in rows], dtype=torch.int64),
+    )
+
+
+def reduce_sum(trainer: L.Trainer, tensor: torch.Tensor) -> torch.Tensor:
+    """All-reduce (sum) over ranks; the identity on one process."""
+    if trainer.world_size == 1:
+        return tensor
+    reduced = trainer.strategy.reduce(tensor.to(trainer.strategy.root_device), reduce_op="sum")
+    return reduced.cpu()  # type: ignore[union-attr]
+
+
+class ProbeCallback(L.Callback):
+    """Base of the diagnostic callbacks: the schedule, the probe set, timing, logging and figures.
+
+    Args:
+        every_n_steps: also run every this many optimizer steps during fit (None: only at validation).
+        on_validation: run at the end of every validation run (fit and ``validate``), except the sanity check.
+        num_prompts: probe prompts (the first ones of the data module's ``probe`` split, capped by its size).
+        num_samples: completions sampled per prompt (N).
+        temperature: sampling temperature.
+        max_new_tokens: generation budget (None: the module's ``max_new_tokens``).
+        chunk_size: prompts sampled per batch (and the unit of work split across ranks).
+        seed: seeds the probe generators (fixed across runs: same sampling noise at every step).
+    """
+
+    def __init__(
+        self,
+        every_n_steps: int | None = None,
+        on_validation: bool = True,
+        num_prompts: int = 64,
+        num_samples: int = 8,
+        temperature: float = 1.0,
+        max_new_tokens: int | None = None,
+        chunk_size: int = 16,
+        seed: int = 0,
+    ) -> None:
+        if every_n_steps is not None and every_n_steps < 1:
+            raise ValueError(f"every_n_steps must be >= 1 or None, got {every_n_steps}")
+        if num_prompts < 1 or num_samples < 1:
+            raise ValueError(f"num_prompts and num_samples must be >= 1, got {num_prompts} and {num_samples}")
+        self.every_n_steps, self.on_validation = every_n_steps, on_validation
+        self.num_prompts, self.num_samples, self.temperature = num_prompts, num_samples, temperature
+        self.max_new_tokens, self.chunk_size, self.seed = max_new_tokens, chunk_size, seed
+        self.seconds = 0.0  # wall time spent in this callback (for the overhead benchmark)
+        self.metrics: dict[str, float] = {}
+        self.figures: dict[str, Path] = {}
+        self._last_step = -1
+
+    # ------------------------------------------------------------------ to implement
+    def measure(self, trainer: L.Trainer, module: LMModule, datamodule: BilightDataModule) -> dict[str, float]:
+        """Sample, gather over ranks, compute; return the scalars to log (and keep results on ``self``)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ schedule
+    @override
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        step = trainer.global_step
+        if self.every_n_steps and step > 0 and step % self.every_n_steps == 0 and step != self._last_step:
+            self.run(trainer, pl_module)
+
+    @override
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.on_validation and not trainer.sanity_checking:
+            if trainer.state.fn == "fit" and trainer.global_step == self._last_step:
+                self._log(trainer, pl_module)  # measured at this step already (every_n_steps): log again for the validation record
+                return
+            self.run(trainer, pl_module)
+
+    def run(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not isinstance(pl_module, LMModule):
+            raise TypeError(
+                f"{type(self).__name__}: the module must be an LMModule (SFTModule, GRPOModule), got {type(pl_module).__name__}"
+            )
+        datamodule = getattr(trainer, "datamodule", None)
+        if not isinstance(datamodule, BilightDataModule):
+            raise TypeError(f"{type(self).__name__}: needs a BilightDataModule (its 'probe' split), got {type(datamodule).__name__}")
+        start = time.perf_counter()
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            # Validation runs under inference mode; the influence gradients need autograd back.
+            with torch.inference_mode(False):
+                self.metrics = self.measure(trainer, pl_module, datamodule)
+        finally:
+            pl_module.train(was_training)
+        self._last_step = trainer.global_step
+        self._log(trainer, pl_module)
+        self.seconds += time.perf_counter() - start
+
+    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Every rank holds the same (all-reduced) numbers, so no further sync is needed.
+        metrics = {k: float(v) for k, v in self.metrics.items()}
+        if trainer.validating:
+            pl_module.log_dict(metrics, on_step=False, on_epoch=True, sync_dist=False, add_dataloader_idx=False)
+            return
+        # Between training steps, self.log would obey log_every_n_steps and could drop the record: write it directly.
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
+
+    # ------------------------------------------------------------------ helpers
+    def probe_size(self, datamodule: BilightDataModule) -> int:
+        return min(self.num_prompts, len(datamodule.prompts("probe")))
+
+    def budget(self, module: LMModule) -> int:
+        return self.max_new_tokens if self.max_new_tokens is not None else module.max_new_tokens
+
+    def save_figure(self, trainer: L.Trainer, fig: Figure, name: str) -> None:
+        """Save ``figures/<name with _ for />_step<N>.png`` in the run folder and add the figure to TensorBoard (rank zero)."""
+        if not trainer.is_global_zero:
+            return
+        path = run_dir(trainer) / "figures" / f"{name.replace('/', '_')}_step{trainer.global_step:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+        self.figures[name] = path
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure(name, fig, global_step=trainer.global_step, close=False)
