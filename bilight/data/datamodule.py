@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
+import torch
 from datasets import Dataset, load_from_disk
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
@@ -118,6 +119,8 @@ class BilightDataModule(L.LightningDataModule):
             else build_task_tokenizer([*task.vocabulary(), *(ood_task.vocabulary() if ood_task else []), VOCABULARY, prompt_template])
         )
         self.datasets: dict[str, Dataset] = {}
+        self.train_sampler: GroupedShuffleSampler | None = None
+        self._sampler_state: dict[str, Any] | None = None  # from a checkpoint, applied when the sampler is built
 
     # ------------------------------------------------------------------ problems
     def split_task(self, split: Split) -> Task:
@@ -221,7 +224,7 @@ class BilightDataModule(L.LightningDataModule):
     def prompt_loader(self, split: Split, batch_size: int, shuffle: bool = False) -> DataLoader:
         """Left-padded prompt batches (``prompt_ids``, ``prompt_mask``, ``index``) of a prompt split."""
         dataset = self.prompts(split)
-        sampler = GroupedShuffleSampler([len(x) for x in dataset["prompt_ids"]], seed=self.seed, window=1) if shuffle else None
+        sampler = self._sampler([len(x) for x in dataset["prompt_ids"]], window=1) if shuffle else None
         return self._loader(dataset, batch_size, sampler, with_labels=False)
 
     @override
@@ -245,17 +248,50 @@ class BilightDataModule(L.LightningDataModule):
             sampler=sampler,
             collate_fn=Collator(self.tokenizer.pad_token_id, with_labels),
             num_workers=self.num_workers,
+            # A private generator: creating a DataLoader iterator draws a seed from it, which would
+            # otherwise come from the global torch RNG and shift it differently in a resumed run.
+            generator=torch.Generator().manual_seed(self.seed),
         )
+
+    def _sampler(self, lengths: list[int], window: int) -> GroupedShuffleSampler:
+        """The training sampler, sharded over the trainer's ranks, continuing from a loaded checkpoint position."""
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        self.train_sampler = GroupedShuffleSampler(lengths, seed=self.seed, window=window, num_replicas=world, rank=rank)
+        if self._sampler_state is not None:
+            self.train_sampler.load_state_dict(self._sampler_state)
+            self._sampler_state = None
+        return self.train_sampler
 
     @override
     def train_dataloader(self) -> DataLoader:
         if self.train_split == "rl":
             return self.prompt_loader("rl", self.batch_size, shuffle=True)
         lengths = [len(ids) for ids in self.datasets["train"]["input_ids"]]
-        self.train_sampler = GroupedShuffleSampler(
-            lengths, seed=self.seed, window=self.batch_size * self.group_by_length if self.group_by_length else 1
-        )
-        return self._loader(self.datasets["train"], self.batch_size, self.train_sampler)
+        window = self.batch_size * self.group_by_length if self.group_by_length else 1
+        return self._loader(self.datasets["train"], self.batch_size, self._sampler(lengths, window))
+
+    # ------------------------------------------------------------------ resuming
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        """The training sampler's position, counted in rows used by finished training steps.
+
+        The sampler runs ahead of training (Lightning and DataLoader workers prefetch), so the
+        position comes from the fit loop's count of processed batches in this epoch, which
+        Lightning restores consistently with the rest of the loop state.
+        """
+        if self.train_sampler is None:
+            return {}
+        trainer = self.trainer
+        if trainer is not None and trainer.state.fn == "fit":
+            batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed  # type: ignore[attr-defined]
+            self.train_sampler.consumed = batches * self.batch_size * self.train_sampler.num_replicas
+        return {"train_sampler": self.train_sampler.state_dict()}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Keep the sampler position; Lightning calls this before it asks for the train dataloader."""
+        self._sampler_state = state_dict.get("train_sampler")
 
     @override
     def val_dataloader(self) -> list[DataLoader]:
