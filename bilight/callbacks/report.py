@@ -197,5 +197,18 @@ def diagnose(
         devices=1,
     )
     trainer.validate(module, datamodule=datamodule, verbose=False)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    return Diagnosis(metrics=metrics, rollout=rollout.result, influence=influence.result, report=report.path)
+    return diagnosis_of(trainer)
+
+
+def diagnosis_of(trainer: L.Trainer) -> Diagnosis:
+    """Collect a finished run's diagnosis from its callbacks (e.g. ``bilight.cli.run(["validate", ...]).trainer``)."""
+    callbacks = trainer.callbacks  # type: ignore[attr-defined]
+    rollout = next((cb for cb in callbacks if isinstance(cb, RolloutAccuracy)), None)
+    influence = next((cb for cb in callbacks if isinstance(cb, CoInfluence)), None)
+    report = next((cb for cb in callbacks if isinstance(cb, RLReadinessReport)), None)
+    return Diagnosis(
+        metrics={k: float(v) for k, v in trainer.callback_metrics.items()},
+        rollout=rollout.result if rollout else None,
+        influence=influence.result if influence else None,
+        report=report.path if report else None,
+    )
