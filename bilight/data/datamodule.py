@@ -61,7 +61,7 @@ class BilightDataModule(L.LightningDataModule):
         num_rl: prompts in the GRPO prompt stream.
         num_probe: prompts in the diagnostic probe set.
         batch_size: SFT rows (or RL prompts) per training batch.
-        group_by_length: sort rows by length within windows of this many batches (less
+        group_by_length: sort rows by length within windows of this many global batches (less
             padding); 0 for a plain shuffle.
         eval_batch_size: prompts per validation batch.
         max_length: longest prompt + completion in tokens.
@@ -224,7 +224,7 @@ class BilightDataModule(L.LightningDataModule):
     def prompt_loader(self, split: Split, batch_size: int, shuffle: bool = False) -> DataLoader:
         """Left-padded prompt batches (``prompt_ids``, ``prompt_mask``, ``index``) of a prompt split."""
         dataset = self.prompts(split)
-        sampler = self._sampler([len(x) for x in dataset["prompt_ids"]], window=1) if shuffle else None
+        sampler = self._sampler([len(x) for x in dataset["prompt_ids"]], group_batches=0) if shuffle else None
         return self._loader(dataset, batch_size, sampler, with_labels=False)
 
     @override
@@ -253,10 +253,15 @@ class BilightDataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(self.seed),
         )
 
-    def _sampler(self, lengths: list[int], window: int) -> GroupedShuffleSampler:
-        """The training sampler, sharded over the trainer's ranks, continuing from a loaded checkpoint position."""
+    def _sampler(self, lengths: list[int], group_batches: int) -> GroupedShuffleSampler:
+        """The training sampler, sharded over the trainer's ranks, continuing from a loaded checkpoint position.
+
+        Length windows span ``group_batches`` *global* batches, so the global order (and so each
+        optimizer step's rows) is the same on any number of processes with the same global batch.
+        """
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        window = self.batch_size * world * group_batches if group_batches else 1
         self.train_sampler = GroupedShuffleSampler(lengths, seed=self.seed, window=window, num_replicas=world, rank=rank)
         if self._sampler_state is not None:
             self.train_sampler.load_state_dict(self._sampler_state)
@@ -268,8 +273,7 @@ class BilightDataModule(L.LightningDataModule):
         if self.train_split == "rl":
             return self.prompt_loader("rl", self.batch_size, shuffle=True)
         lengths = [len(ids) for ids in self.datasets["train"]["input_ids"]]
-        window = self.batch_size * self.group_by_length if self.group_by_length else 1
-        return self._loader(self.datasets["train"], self.batch_size, self._sampler(lengths, window))
+        return self._loader(self.datasets["train"], self.batch_size, self._sampler(lengths, self.group_by_length))
 
     # ------------------------------------------------------------------ resuming
     @override

@@ -14,6 +14,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "configs" / "sft" / "igsm_tiny_bridge.yaml"
 SFT_TINY = Path(__file__).with_name("sft_tiny.yaml")
+DDP_CPU = ROOT / "configs" / "cluster" / "ddp_cpu.yaml"
 
 
 def env(**extra: str) -> dict[str, str]:

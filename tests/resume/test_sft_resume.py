@@ -14,13 +14,6 @@ pytestmark = pytest.mark.slow
 STEPS = 24  # sft_tiny.yaml: 8 batches an epoch, a checkpoint every 4 steps
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("uninterrupted")
-    fit(run_dir)
-    return run_dir
-
-
 def assert_same_run(run_dir: Path, reference: Path) -> None:
     got, want = losses(run_dir), losses(reference)
     assert [s for s, _ in got] == list(range(STEPS)), "every step logged exactly once, in order, in one metrics.csv"
