@@ -157,3 +157,25 @@ def test_vmap_and_loop_per_rollout_gradients_agree(kind) -> None:
     vmapped = CoInfluence(dim=16, kind=kind, num_samples=3, per_sample="vmap")._prompt_gradients(module, params, projector, probe, 1)
     assert loop.shape == (3, 16)
     assert torch.allclose(loop, vmapped, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_gives_the_single_process_numbers(tmp_path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("ddp_diagnostics.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    results = {}
+    for devices in (1, 2):
+        out = tmp_path / f"metrics_{devices}.json"
+        done = subprocess.run([sys.executable, str(script), str(out), str(devices)], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[devices] = json.loads(out.read_text())
+    assert results[1].keys() == results[2].keys()
+    assert results[1]["influence/num_pairs"] > 0
+    for k, v in results[1].items():
+        assert results[2][k] == pytest.approx(v, rel=1e-4, abs=1e-7, nan_ok=True), k
