@@ -25,7 +25,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
+import torch.distributed as dist
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.fabric.utilities.types import _PATH
 from typing_extensions import override
@@ -81,3 +83,12 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def gather_from_ranks(trainer: L.Trainer, obj: Any) -> list[Any]:
+    """``obj`` of every rank, by global rank (a collective: call it on all ranks, e.g. while saving a checkpoint)."""
+    if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+        gathered: list[Any] = [None] * trainer.world_size
+        dist.all_gather_object(gathered, obj)
+        return gathered
+    return [obj]

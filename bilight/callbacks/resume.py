@@ -20,8 +20,9 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-import torch.distributed as dist
 from typing_extensions import override
+
+from bilight.checkpoint import gather_from_ranks
 
 KEY = "rng_states"  # checkpoint key: a list with one entry per global rank
 
@@ -54,13 +55,7 @@ class ResumeRNG(L.Callback):
     @override
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         # Every rank runs dump_checkpoint together (ModelCheckpoint saves on all ranks), so a collective is safe here.
-        state = rng_state()
-        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
-            gathered: list[Any] = [None] * trainer.world_size
-            dist.all_gather_object(gathered, state)
-            checkpoint[KEY] = gathered
-        else:
-            checkpoint[KEY] = [state]
+        checkpoint[KEY] = gather_from_ranks(trainer, rng_state())
 
     @override
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:

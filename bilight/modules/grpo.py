@@ -48,6 +48,7 @@ import torch
 from transformers import PreTrainedModel
 from typing_extensions import override
 
+from bilight.checkpoint import gather_from_ranks
 from bilight.data.collate import Collator
 from bilight.losses import (
     KLEstimator,
@@ -341,10 +342,14 @@ class GRPOModule(LMModule):
         generator = self._generator_state if self._generator_state is not None else self.generator.get_state()
         stream = self.stream.state_dict() if self.stream is not None else self._stream_state
         checkpoint["grpo"] = {"generator": generator, "stream": stream}
+        if self.trainer.world_size > 1:  # ranks sample and refill differently: each resumes its own state
+            checkpoint["grpo"]["ranks"] = gather_from_ranks(self.trainer, {"generator": generator, "stream": stream})
 
     @override
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("grpo")
+        if state is not None and "ranks" in state:
+            state = state["ranks"][self.trainer.global_rank]
         if state is not None:
             self._generator_state = state["generator"]
             self._stream_state = state["stream"]

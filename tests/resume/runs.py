@@ -25,10 +25,13 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
-def fit(run_dir: Path, *args: str, resume: bool = False, expect_kill: bool = False, **env_extra: str) -> subprocess.CompletedProcess:
-    """One ``bilight fit`` in ``run_dir`` (its ``runs/`` folder); returns the finished process."""
+def fit(
+    run_dir: Path, *args: str, base: bool = True, resume: bool = False, expect_kill: bool = False, **env_extra: str
+) -> subprocess.CompletedProcess:
+    """One ``bilight fit`` in ``run_dir`` (its ``runs/`` folder), on the tiny SFT configs unless ``base=False``."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "bilight", "fit", "--config", str(BASE), "--config", str(SFT_TINY), *args]
+    configs = ["--config", str(BASE), "--config", str(SFT_TINY)] if base else []
+    cmd = [sys.executable, "-m", "bilight", "fit", *configs, *args]
     if resume:
         cmd.append("--ckpt_path=last")
     result = subprocess.run(cmd, cwd=run_dir, env=env(**env_extra), capture_output=True, text=True, timeout=600)
