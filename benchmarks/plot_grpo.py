@@ -33,11 +33,11 @@ def main() -> None:
     args = parser.parse_args()
     rows = list(csv.DictReader(args.csv.open()))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, colour in (("rollout/acc", "C0"), ("rollout/reward_mean", "C1")):
+    for key, colour, style in (("rollout/acc", "C0", "-"), ("rollout/reward_mean", "C1", ":")):  # equal without extra rewards
         x, y = series(rows, key)
         if x:
-            ax1.plot(x, y, color=colour, alpha=0.25, lw=0.8)
-            ax1.plot(x, moving_mean(y, args.window), color=colour, lw=2, label=f"{key} ({args.window}-step mean)")
+            ax1.plot(x, y, color=colour, alpha=0.25, lw=0.8, ls=style)
+            ax1.plot(x, moving_mean(y, args.window), color=colour, lw=2, ls=style, label=f"{key} ({args.window}-step mean)")
     for key, marker in (("val/acc_id", "o"), ("val/avg@4_id", "s")):
         x, y = series(rows, key)
         if x:
