@@ -153,7 +153,7 @@ class BilightDataModule(L.LightningDataModule):
         cols: dict[str, list[Any]] = {"index": [], "prompt": [], "completion": [], "difficulty": []}
         for i in range(n):
             problem = task.problem(i)
-            rng = random.Random(f"inject:{self.seed}:{split}:{i}")
+            rng = self.injection_rng(split, i)
             rows = expand(problem, self.policy, rng) if split == "train" else expand(problem, self.policy, rng)[:1]
             for question, solution in rows:
                 cols["index"].append(i)
@@ -190,9 +190,25 @@ class BilightDataModule(L.LightningDataModule):
                 self.mask_prompt,
                 self.prompt_template,
                 vocab,
+                self._fingerprint(split),
             )
         )
         return Path(self.cache_dir) / f"{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+    def injection_rng(self, split: Split, index: int) -> random.Random:
+        """The injector's RNG for one problem: a pure function of (data seed, split, index)."""
+        return random.Random(f"inject:{self.seed}:{split}:{index}")
+
+    def _fingerprint(self, split: Split) -> list[tuple[str, str, str]]:
+        """A few problems and solutions as the current code writes them, so that a change to a
+        generator or the injector (same arguments, different output) never reuses a stale cache."""
+        task, n = self.split_task(split), self.split_size(split)
+        out = []
+        for i in sorted({0, n // 3, n // 2, (2 * n) // 3, n - 1} & set(range(n))):
+            problem = task.problem(i)
+            question, solution = expand(problem, self.policy, self.injection_rng(split, i))[0]
+            out.append((question, str(problem.answer), solution.text))
+        return out
 
     def _load_or_build(self, split: Split) -> Dataset:
         path = self._cache_path(split)

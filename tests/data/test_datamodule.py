@@ -1,7 +1,11 @@
+import dataclasses
+
 import pytest
 
 from bilight.data import BilightDataModule
+from bilight.tasks import IGSM
 from bilight.testing import tiny_datamodule, tiny_task
+from bilight.types import Problem
 
 
 def test_splits_are_deterministic_and_disjoint_seeds() -> None:
@@ -50,3 +54,19 @@ def test_bad_arguments_fail_clearly() -> None:
         BilightDataModule(task=tiny_task(), injection="brige")
     with pytest.raises(ValueError, match="prompt_template"):
         BilightDataModule(task=tiny_task(), prompt_template="no placeholder")
+
+
+def test_cache_is_not_reused_when_the_generator_output_changes(tmp_path, monkeypatch) -> None:
+    tiny_datamodule(cache_dir=str(tmp_path)).prepare_data()
+    before = {p.name for p in tmp_path.iterdir()}
+    original = IGSM.problem
+
+    def changed(self: IGSM, index: int) -> Problem:  # same arguments and repr, different output
+        problem = original(self, index)
+        return dataclasses.replace(problem, conditions=tuple(reversed(problem.conditions)))
+
+    monkeypatch.setattr(IGSM, "problem", changed)
+    dm = tiny_datamodule(cache_dir=str(tmp_path))
+    dm.setup("fit")
+    assert {p.name for p in tmp_path.iterdir()} - before  # new entries, the stale ones untouched
+    assert dm.datasets["train"]["prompt"][0].startswith(dm.problem("train", 0).conditions[0])
