@@ -312,7 +312,8 @@ class GRPOModule(LMModule):
         dm = self.trainer.datamodule  # type: ignore[attr-defined]
         dataset = dm.prompts("rl")
         if self.stream is None:
-            self.stream = PromptStream(len(dataset), seed=self.rollout_seed + 1)
+            # Each rank refills from its own shard of one seeded order: no prompt is drawn twice in a pass.
+            self.stream = PromptStream(len(dataset), seed=self.rollout_seed + 1, rank=self.global_rank, world_size=self.trainer.world_size)
             if self._stream_state is not None:
                 self.stream.load_state_dict(self._stream_state)
         rows = [dataset[i] for i in self.stream.take(n)]
@@ -330,6 +331,8 @@ class GRPOModule(LMModule):
 
     @override
     def on_fit_start(self) -> None:
+        if self.global_rank > 0:  # independent sampling noise per rank (a checkpointed state still wins)
+            self.generator = torch.Generator(device=self.device).manual_seed(self.rollout_seed + self.global_rank)
         if self.ref_model is not None:
             self.ref_model.to(self.device)  # type: ignore[arg-type]
 

@@ -82,16 +82,21 @@ class PromptStream:
     Args:
         size: number of prompts in the split.
         seed: seed of the permutations (pass ``p`` uses ``seed + p``).
+        rank: this process's shard of every permutation (``order[rank::world_size]``).
+        world_size: number of shards.
     """
 
-    def __init__(self, size: int, seed: int = 0) -> None:
-        if size <= 0:
-            raise ValueError(f"PromptStream: the prompt split is empty (size {size}); set data.num_rl > 0")
-        self.size, self.seed = size, seed
+    def __init__(self, size: int, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        if size < world_size or size <= 0:
+            raise ValueError(f"PromptStream: the prompt split has {size} prompts for {world_size} ranks; raise data.num_rl")
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.size = len(range(rank, size, world_size))
+        self.total = size
         self.epoch, self.position = 0, 0
 
     def _order(self) -> list[int]:
-        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+        order = torch.randperm(self.total, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+        return order[self.rank :: self.world_size]
 
     def take(self, n: int) -> list[int]:
         """The next ``n`` prompt indices."""

@@ -226,6 +226,13 @@ def test_prompt_stream_is_an_endless_seeded_order() -> None:
     assert again.take(3) + again.take(4) == first
 
 
+def test_prompt_stream_shards_are_disjoint_across_ranks() -> None:
+    whole = PromptStream(10, seed=3).take(10)
+    shards = [PromptStream(10, seed=3, rank=r, world_size=2).take(5) for r in range(2)]
+    assert shards[0] == whole[0::2] and shards[1] == whole[1::2]
+    assert sorted(shards[0] + shards[1]) == list(range(10))
+
+
 def test_validation_logs_greedy_and_sampled_accuracy(tmp_path) -> None:
     dm = tiny_datamodule(train_split="rl")
     module = _module(dm, val_num_samples=2)
