@@ -100,13 +100,8 @@ class BilightDataModule(L.LightningDataModule):
         if "{question}" not in prompt_template:
             raise ValueError(f"data.prompt_template must contain '{{question}}', got {prompt_template!r}")
         self.save_hyperparameters(ignore=["task", "ood_task"])
-        self.num_train, self.equalize_steps, self.num_val, self.num_rl, self.num_probe = (
-            num_train,
-            equalize_steps,
-            num_val,
-            num_rl,
-            num_probe,
-        )
+        self.num_train, self.equalize_steps = num_train, equalize_steps
+        self.num_val, self.num_rl, self.num_probe = num_val, num_rl, num_probe
         self.batch_size, self.group_by_length, self.eval_batch_size = batch_size, group_by_length, eval_batch_size
         self.max_length, self.mask_prompt, self.prompt_template = max_length, mask_prompt, prompt_template
         self.cache_dir, self.num_workers, self.train_split, self.seed = cache_dir, num_workers, train_split, seed
@@ -154,8 +149,8 @@ class BilightDataModule(L.LightningDataModule):
         for i in range(n):
             problem = task.problem(i)
             rng = self.injection_rng(split, i)
-            rows = expand(problem, self.policy, rng) if split == "train" else expand(problem, self.policy, rng)[:1]
-            for question, solution in rows:
+            rows = expand(problem, self.policy, rng)
+            for question, solution in rows if split == "train" else rows[:1]:  # held-out splits: the original row
                 cols["index"].append(i)
                 cols["prompt"].append(self.prompt(question))
                 cols["completion"].append(" " + solution.text)
