@@ -43,7 +43,7 @@ def load(config: str, model_path: str, num: int) -> tuple[BilightDataModule, tor
     parser = ArgumentParser()
     parser.add_class_arguments(BilightDataModule, "data")
     data_cfg = dict(raw["data"], num_val=num, cache_dir=None)
-    cfg = parser.instantiate_classes(parser.parse_object({"data": data_cfg}))
+    cfg = parser.instantiate(parser.parse_object({"data": data_cfg}))
     dm: BilightDataModule = cfg.data
     model_args = raw["model"]["init_args"]
     sizes = {k: model_args[k] for k in ("hidden_size", "num_layers", "num_heads") if k in model_args}
