@@ -64,7 +64,7 @@ from bilight.metrics.accuracy import mean_pass_at_k
 from bilight.modules.common import LMModule
 from bilight.modules.grpo_batch import PromptStream, cat_rollouts, select_groups, trim_completions
 from bilight.rewards import Reward, score
-from bilight.rollout import generate, position_ids
+from bilight.rollout import Generation, generate, position_ids
 from bilight.types import RolloutBatch
 
 
@@ -182,24 +182,28 @@ class GRPOModule(LMModule):
         stats["_generated_tokens"] = float(everything.completion_mask.sum())
         return train, stats
 
-    def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> RolloutBatch:
-        """Sample G completions per prompt, then score them with the verifier and the extra rewards (adding to ``timing``)."""
-        start = time.perf_counter()
-        out = generate(
+    def sample(self, batch: dict[str, torch.Tensor], num_generations: int, generator: torch.Generator) -> Generation:
+        """``num_generations`` completions per prompt with the rollout sampling settings."""
+        return generate(
             self.model,
             batch["prompt_ids"],
             batch["prompt_mask"],
             max_new_tokens=self.max_new_tokens,
             eos_token_id=self.tokenizer.eos_token_id,
             pad_token_id=self.tokenizer.pad_token_id,
-            num_generations=self.num_generations,
+            num_generations=num_generations,
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,
             stop_strings=self.stop_strings,
             decode=self.decode,
-            generator=self.rollout_generator(),
+            generator=generator,
         )
+
+    def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> RolloutBatch:
+        """Sample G completions per prompt, then score them with the verifier and the extra rewards (adding to ``timing``)."""
+        start = time.perf_counter()
+        out = self.sample(batch, self.num_generations, self.rollout_generator())
         timing["time/generation"] += time.perf_counter() - start
         start = time.perf_counter()
         texts = self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
@@ -379,21 +383,7 @@ class GRPOModule(LMModule):
         if k > 0:
             # Own generator, seeded by the batch: the same samples at every validation, rollouts untouched.
             generator = torch.Generator(device=self.device).manual_seed(1_000_003 * (dataloader_idx + 1) + batch_idx)
-            out = generate(
-                self.model,
-                batch["prompt_ids"],
-                batch["prompt_mask"],
-                max_new_tokens=self.max_new_tokens,
-                eos_token_id=self.tokenizer.eos_token_id,
-                pad_token_id=self.tokenizer.pad_token_id,
-                num_generations=k,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                top_k=self.top_k,
-                stop_strings=self.stop_strings,
-                decode=self.decode,
-                generator=generator,
-            )
+            out = self.sample(batch, k, generator)
             texts = self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
             sampled = self.judge(split, batch["index"].repeat_interleave(k), texts).view(-1, k).cpu()
             log(f"{prefix}/avg@{k}_{suffix}", sampled.mean())
