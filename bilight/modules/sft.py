@@ -58,9 +58,7 @@ class SFTModule(LMModule):
             loss, _ = self.lm_loss(batch)
             self.log(f"{prefix}/loss", loss, batch_size=size, add_dataloader_idx=False, sync_dist=True)
         texts = self.greedy(batch["prompt_ids"], batch["prompt_mask"])
-        correct = torch.tensor(
-            [float(datamodule.verify(split, int(i), t).correct) for i, t in zip(batch["index"], texts, strict=True)], device=self.device
-        )
+        correct = self.judge(split, batch["index"], texts)
         name = "acc_id" if split == "val_id" else "acc_ood"
         self.log(f"{prefix}/{name}", correct.mean(), batch_size=size, add_dataloader_idx=False, sync_dist=True, prog_bar=True)
         return {"texts": texts, "correct": correct}
