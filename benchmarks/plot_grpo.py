@@ -1,4 +1,5 @@
 """Reward curve of a GRPO run from its CSV log: rollout accuracy and reward per step (with a moving mean),
+greedy accuracy on the step's prompts (``greedy_in_group`` runs),
 the share of zero-spread groups, and in-run validation accuracy when present.
 
     python benchmarks/plot_grpo.py runs/grpo/igsm_tiny_bridge/metrics.csv   # writes reward_curve.png beside it
@@ -33,7 +34,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = list(csv.DictReader(args.csv.open()))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, colour, style in (("rollout/acc", "C0", "-"), ("rollout/reward_mean", "C1", ":")):  # equal without extra rewards
+    curves = (("rollout/acc", "C0", "-"), ("rollout/reward_mean", "C1", ":"), ("rollout/greedy_acc", "C2", "-"))  # greedy: greedy_in_group
+    for key, colour, style in curves:  # acc and reward_mean are equal without extra rewards
         x, y = series(rows, key)
         if x:
             ax1.plot(x, y, color=colour, alpha=0.25, lw=0.8, ls=style)
@@ -42,7 +44,7 @@ def main() -> None:
         x, y = series(rows, key)
         if x:
             ax1.plot(x, y, marker=marker, ls="--", label=f"{key} (in-run, 125 problems)")
-    ax1.set(xlabel="optimizer step", ylabel="accuracy / reward", title="GRPO rollouts (temperature 1, 16 prompts x 8)")
+    ax1.set(xlabel="optimizer step", ylabel="accuracy / reward", title="GRPO rollouts on the training prompts")
     ax1.legend(fontsize=8)
     for key in ("rollout/frac_zero_std", "rollout/frac_all_wrong", "rollout/frac_all_correct"):
         x, y = series(rows, key)

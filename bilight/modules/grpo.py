@@ -31,6 +31,7 @@ Logs every step: ``train/loss``, ``train/clip_low``, ``train/clip_high``, ``trai
 ``rollout/frac_zero_std``, ``rollout/frac_all_correct``, ``rollout/frac_all_wrong``,
 ``rollout/completion_len_min``, ``rollout/completion_len_mean``, ``rollout/completion_len_max``,
 ``rollout/clipped_frac``, ``rollout/refills``, ``rollout/kept_groups``, ``rollout/reward_<term>``,
+``rollout/greedy_acc`` (with ``greedy_in_group``: accuracy of greedy decoding on the step's prompts),
 ``time/generation``, ``time/scoring``, ``time/update``. Validation: ``val/acc_id``,
 ``val/acc_ood``, ``val/avg@k_id``, ``val/pass@k_id`` (and ``_ood``).
 """
@@ -40,6 +41,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -62,10 +64,14 @@ from bilight.losses import (
 )
 from bilight.metrics.accuracy import mean_pass_at_k
 from bilight.modules.common import LMModule
-from bilight.modules.grpo_batch import PromptStream, cat_rollouts, select_groups, trim_completions
+from bilight.modules.grpo_batch import PromptStream, cat_rollouts, prepend_to_groups, select_groups, trim_completions
 from bilight.rewards import Reward, score
 from bilight.rollout import Generation, generate, position_ids
 from bilight.types import RolloutBatch
+
+# Lightning warns that a manual-optimization checkpoint holds the weights after the step. That is the
+# state resume needs: the step is counted in global_step, so the resumed run continues with the next one.
+warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization", category=UserWarning)
 
 
 class GRPOModule(LMModule):
@@ -94,6 +100,11 @@ class GRPOModule(LMModule):
         rewards: extra reward terms added to verifier correctness, e.g. ``bilight.rewards.FormatReward``.
         val_num_samples: samples per validation prompt for avg@k and pass@k (0 skips them).
         rollout_seed: seed of the rollout sampling generator (its state is checkpointed).
+        greedy_in_group: member 0 of every group is the greedy completion, members 1..G-1 are samples.
+            Its advantage is relative to the samples like any member's, so where greedy decoding is
+            wrong and a sample is right the greedy path is pushed down at the tokens where it went
+            astray, and where greedy is right it is pushed up against wrong samples: the update aims
+            at what greedy decoding outputs (an off-policy member, as LUFFY's expert traces are).
         **kwargs: `LMModule` arguments.
     """
 
@@ -119,6 +130,7 @@ class GRPOModule(LMModule):
         rewards: Sequence[Reward] = (),
         val_num_samples: int = 4,
         rollout_seed: int = 0,
+        greedy_in_group: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -132,6 +144,7 @@ class GRPOModule(LMModule):
         self.dynamic_sampling, self.max_refills, self.micro_batch_size = dynamic_sampling, max_refills, micro_batch_size
         self.max_grad_norm, self.extra_rewards, self.val_num_samples = max_grad_norm, list(rewards), val_num_samples
         self.rollout_seed = rollout_seed
+        self.greedy_in_group = greedy_in_group
         self.generator = torch.Generator().manual_seed(rollout_seed)
         self._generator_state: torch.Tensor | None = None  # from a checkpoint, applied on first use
         self.stream: PromptStream | None = None
@@ -175,6 +188,8 @@ class GRPOModule(LMModule):
         if self.dynamic_sampling:
             train = trim_completions(select_groups(train, torch.arange(train.rewards.shape[0]) < size))
         stats = rollout_stats(everything) | {"rollout/refills": float(refills), "rollout/kept_groups": float(train.rewards.shape[0])}
+        if self.greedy_in_group:
+            stats["rollout/greedy_acc"] = float(everything.correct[:, 0].float().mean())
         if train.rewards.shape[0] == 0:  # nothing informative even after refills: a zero-advantage step on the first batch
             train = sampled[0]
         # timing also holds the extra reward terms summed over rollout rounds: average them over the rounds
@@ -200,10 +215,22 @@ class GRPOModule(LMModule):
             generator=generator,
         )
 
+    def sample_groups(self, batch: dict[str, torch.Tensor]) -> Generation:
+        """The rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples."""
+        if not self.greedy_in_group:
+            return self.sample(batch, self.num_generations, self.rollout_generator())
+        sampled = self.sample(batch, self.num_generations - 1, self.rollout_generator())
+        greedy = generate(
+            self.model, batch["prompt_ids"], batch["prompt_mask"], max_new_tokens=self.max_new_tokens,
+            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id, temperature=self.temperature,
+            stop_strings=self.stop_strings, decode=self.decode, do_sample=False,
+        )  # fmt: skip
+        return prepend_to_groups(greedy, sampled, int(self.tokenizer.pad_token_id))
+
     def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> RolloutBatch:
         """Sample G completions per prompt, then score them with the verifier and the extra rewards (adding to ``timing``)."""
         start = time.perf_counter()
-        out = self.sample(batch, self.num_generations, self.rollout_generator())
+        out = self.sample_groups(batch)
         timing["time/generation"] += time.perf_counter() - start
         start = time.perf_counter()
         texts = self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)

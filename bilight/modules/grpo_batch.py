@@ -16,6 +16,7 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from bilight.rollout import Generation
 from bilight.types import RolloutBatch
 
 
@@ -73,6 +74,24 @@ def trim_completions(batch: RolloutBatch) -> RolloutBatch:
         completion_ids=batch.completion_ids[:, :used],
         completion_mask=batch.completion_mask[:, :used],
         old_logprobs=batch.old_logprobs[:, :used],
+    )
+
+
+def prepend_to_groups(first: Generation, rest: Generation, pad_token_id: int) -> Generation:
+    """Groups of ``1 + R`` completions: each prompt's row of ``first`` (``[B, T1]``) then its ``R`` rows of ``rest``."""
+    width = max(first.completion_ids.shape[1], rest.completion_ids.shape[1])
+    prompts = first.completion_ids.shape[0]
+
+    def join(a: torch.Tensor, b: torch.Tensor, value: float) -> torch.Tensor:
+        if a.dim() == 2:
+            a, b = _right_pad(a, width, value), _right_pad(b, width, value)
+        return torch.cat([a.unsqueeze(1), b.view(prompts, -1, *b.shape[1:])], dim=1).flatten(0, 1)
+
+    return Generation(
+        completion_ids=join(first.completion_ids, rest.completion_ids, pad_token_id),
+        completion_mask=join(first.completion_mask, rest.completion_mask, 0),
+        logprobs=join(first.logprobs, rest.logprobs, 0.0),
+        truncated=join(first.truncated, rest.truncated, False),
     )
 
 

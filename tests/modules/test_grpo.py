@@ -11,9 +11,9 @@ from bilight.cli import run as cli_run
 from bilight.losses import LOSS_TYPES
 from bilight.modules import GRPOModule, WarmupCosine
 from bilight.modules.grpo import rollout_stats
-from bilight.modules.grpo_batch import PromptStream
+from bilight.modules.grpo_batch import PromptStream, prepend_to_groups
 from bilight.rewards import Reward
-from bilight.rollout import generate
+from bilight.rollout import Generation, generate, generate_greedy
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
 from bilight.types import Problem, RolloutBatch, Verdict
 
@@ -216,6 +216,40 @@ def test_checkpoint_restores_rollout_generator_and_prompt_stream(tmp_path) -> No
     assert torch.equal(torch.rand(3, generator=resumed.rollout_generator()), expected_draw)
     resumed.refill_prompts(1)
     assert resumed.stream is not None and resumed.stream.position == expected_prompts.position + 1
+
+
+def test_prepend_to_groups_puts_one_row_first_in_every_group_and_pads_to_the_longest() -> None:
+    first = Generation(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([[1, 1, 1], [1, 1, 0]]), torch.full((2, 3), -0.5),
+                       torch.tensor([True, False]))  # fmt: skip
+    rest = Generation(
+        torch.tensor([[6], [7], [8], [9]]), torch.ones(4, 1, dtype=torch.long), torch.full((4, 1), -1.0), torch.zeros(4, dtype=torch.bool)
+    )
+    out = prepend_to_groups(first, rest, pad_token_id=0)
+    assert out.completion_ids.tolist() == [[1, 2, 3], [6, 0, 0], [7, 0, 0], [4, 5, 0], [8, 0, 0], [9, 0, 0]]
+    assert out.completion_mask.tolist() == [[1, 1, 1], [1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 0, 0], [1, 0, 0]]
+    assert out.logprobs[:, 0].tolist() == [-0.5, -1.0, -1.0, -0.5, -1.0, -1.0] and out.logprobs[1:3, 1:].abs().sum() == 0
+    assert out.truncated.tolist() == [True, False, False, False, False, False]
+
+
+def test_greedy_in_group_makes_member_zero_the_greedy_completion(tmp_path) -> None:
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm, greedy_in_group=True, rewards=[])
+    trainer = _trainer(tmp_path, steps=1)
+    trainer.fit(module, datamodule=dm)
+    assert "rollout/greedy_acc" in trainer.callback_metrics
+    batch = next(iter(dm.train_dataloader()))
+    rollout, stats = module.collect_rollouts(batch)
+    greedy = generate_greedy(
+        module.model, batch["prompt_ids"], batch["prompt_mask"], 8, dm.tokenizer.eos_token_id, dm.tokenizer.pad_token_id
+    )
+    width = greedy.completion_ids.shape[1]
+    members = rollout.completion_ids.view(batch["prompt_ids"].shape[0], module.num_generations, -1)
+    assert torch.equal(members[:, 0, :width], greedy.completion_ids)
+    assert not bool((members[:, 0, width:] != dm.tokenizer.pad_token_id).any())
+    greedy_correct = module.judge("rl", batch["index"], dm.tokenizer.batch_decode(greedy.completion_ids, skip_special_tokens=True))
+    assert torch.equal(rollout.correct[:, 0].float(), greedy_correct)
+    assert stats["rollout/greedy_acc"] == pytest.approx(float(greedy_correct.mean()))
+    assert rollout.rewards.shape == (batch["prompt_ids"].shape[0], module.num_generations)
 
 
 def test_prompt_stream_is_an_endless_seeded_order() -> None:
