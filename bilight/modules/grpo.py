@@ -78,7 +78,7 @@ class GRPOModule(LMModule):
     """GRPO with TRL's option names; the base-model arguments (``init_from``, ``lora_r``, ...) are those of `LMModule`.
 
     Args:
-        num_generations: completions sampled per prompt (G, the group size).
+        num_generations: completions per prompt (G, the group size); with ``greedy_in_group`` the greedy one plus G-1 samples.
         temperature: sampling temperature of rollouts (and of the training log-probs).
         top_p: nucleus sampling threshold of rollouts (1 disables it).
         top_k: top-k sampling of rollouts (0 disables it).
