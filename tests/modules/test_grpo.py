@@ -279,7 +279,7 @@ def test_cli_help_lists_grpo_and_base_options(capsys) -> None:
     with pytest.raises(SystemExit):
         cli_run(["fit", "--model.help", "bilight.modules.GRPOModule"])
     out = capsys.readouterr().out
-    assert "--model.num_generations" in out and "completions sampled per prompt" in out
+    assert "--model.num_generations" in out and "completions per prompt (G, the group size)" in out
     assert "--model.init_from" in out and "--model.lora_r" in out  # the LMModule arguments behind **kwargs
 
 
