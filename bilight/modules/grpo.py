@@ -38,6 +38,7 @@ Logs every step: ``train/loss``, ``train/clip_low``, ``train/clip_high``, ``trai
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -298,7 +299,9 @@ class GRPOModule(LMModule):
                 )
                 # grpo and dr_grpo are means over rows: weight each micro-batch by its share of rows (exact for uneven splits)
                 weight = len(chunks) * len(c) / rows if self.loss_type in ("grpo", "dr_grpo") else 1.0
-                self.manual_backward(out.loss * weight)
+                # DDP: only the step's last micro-batch all-reduces (ranks may hold different numbers of micro-batches)
+                with self.no_grad_sync() if i < len(chunks) - 1 else contextlib.nullcontext():
+                    self.manual_backward(out.loss * weight)
                 share = 1.0 / (len(chunks) * self.num_iterations)
                 _add(sums, "train/loss", float(out.loss.detach()) * weight / self.num_iterations)
                 for name in ("clip_low", "clip_high", "clip_region") + (("kl",) if out.kl is not None else ()):
@@ -313,6 +316,11 @@ class GRPOModule(LMModule):
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()  # type: ignore[union-attr]
         return sums
+
+    def no_grad_sync(self) -> contextlib.AbstractContextManager[Any]:
+        """Backward passes that accumulate gradients locally (DDP's ``no_sync``); a no-op on one process."""
+        block = getattr(self.trainer.strategy, "block_backward_sync", None)
+        return block() if block is not None else contextlib.nullcontext()
 
     # ------------------------------------------------------------------ log-probs
     def completion_logits(

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
-from tests.resume.runs import BASE, DDP_CPU, SFT_TINY, env, final_state, losses, max_abs_diff, run_folder
+from bilight.losses import policy_loss, token_logprobs
+from bilight.modules import GRPOModule
+from tests.resume.runs import BASE, DDP_CPU, ROOT, SFT_TINY, env, final_state, fit, losses, max_abs_diff, run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +81,45 @@ def test_two_node_torchrun_loses_a_node_then_resumes_from_last(tmp_path: Path, d
     assert "Restoring states from the checkpoint path" in logs
     assert losses(tmp_path) == losses(ddp_reference)
     assert max_abs_diff(final_state(tmp_path), final_state(ddp_reference)) == 0.0
+
+
+def test_grpo_under_ddp_steps_along_the_gradient_of_the_global_batch(tmp_path: Path) -> None:
+    """Two GRPO processes with dynamic sampling and micro-batches: ranks keep different numbers of
+    groups, hence of micro-batches, yet every rank ends the step with the weights of one SGD step on
+    the dapo loss of both ranks' completions together (tokens counted over both ranks)."""
+    configs = [ROOT / "configs" / "grpo" / "igsm_tiny_bridge.yaml", Path(__file__).with_name("grpo_tiny.yaml"), DDP_CPU]
+    args = [x for c in configs for x in ("--config", str(c))]
+    fit(
+        tmp_path, *args, "--model=tests.resume.grpo_probe.RecordingGRPO", "--model.micro_batch_size=3",
+        "--model.optimizer=torch.optim.SGD", "--model.optimizer.lr=0.5", "--model.max_grad_norm=null",
+        "--data.batch_size=2", "--trainer.max_steps=2", base=False,
+    )  # fmt: skip
+    records = [torch.load(tmp_path / f"update_rank{r}.pt", weights_only=False) for r in range(2)]
+    assert records[0]["after"].keys() == records[1]["after"].keys()
+    for name, value in records[0]["after"].items():  # DDP kept the ranks identical
+        assert torch.equal(value, records[1]["after"][name]), name
+    rows = [int(r["rollout"].completion_ids.shape[0]) for r in records]
+    assert all(n > 0 and n % 4 == 0 for n in rows), rows  # whole groups of 4 on each rank
+
+    model = records[0]["model"]  # the policy before the step (the same on both ranks)
+    total = sum(r["rollout"].completion_mask.sum() for r in records)
+    for r in records:
+        ro = r["rollout"]
+        prompt_ids, prompt_mask = (t.repeat_interleave(4, 0) for t in (ro.prompt_ids, ro.prompt_mask))
+        at_t1 = type("Config", (), {"temperature": 1.0})()  # the shipped config samples at T = 1
+        logits = GRPOModule.completion_logits(at_t1, model, prompt_ids, prompt_mask, ro.completion_ids, ro.completion_mask)
+        logprobs = token_logprobs(logits, ro.completion_ids)
+        loss = policy_loss(
+            logprobs, logprobs.detach(), r["advantages"], ro.completion_mask.float(), loss_type="dapo", num_items_in_batch=total
+        )
+        loss.loss.backward()
+    lr = records[0]["lr"]  # SGD at the warm-up schedule's first rate
+    assert 0 < lr <= 0.5
+    worst, moved = 0.0, 0.0
+    for name, param in model.named_parameters():
+        expected = param.detach() - lr * param.grad
+        worst = max(worst, float((records[0]["after"][name] - expected).abs().max()))
+        moved = max(moved, float((records[0]["after"][name] - param.detach()).abs().max()))
+    print(f"rows per rank {rows}, largest weight change {moved:.3g}, largest error {worst:.3g}")
+    assert rows[0] != rows[1]  # the case under test: unequal micro-batch counts (measured: 4 and 8 rows, 2 and 3 micro-batches)
+    assert moved > 1e-3 and worst < 1e-4 * moved, (moved, worst)
