@@ -30,11 +30,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 from typing_extensions import override
 
-from bilight.callbacks.summary import run_dir
+from bilight.callbacks.summary import run_dir, save_figure
 from bilight.data.collate import Collator
 from bilight.data.datamodule import BilightDataModule
 from bilight.modules.common import LMModule
@@ -231,9 +230,5 @@ class ProbeCallback(L.Callback):
         if not trainer.is_global_zero:
             return
         path = run_dir(trainer) / "figures" / f"{name.replace('/', '_')}_step{trainer.global_step:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        save_figure(trainer, fig, path, name)
         self.figures[name] = path
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure(name, fig, global_step=trainer.global_step, close=False)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+from matplotlib.figure import Figure
 from typing_extensions import override
 
 METRICS = ("val/acc_id", "val/acc_ood", "val/loss", "train/loss", "train/tokens_per_sec", "rollout/acc", "rollout/reward_mean")
@@ -24,6 +26,15 @@ def run_dir(trainer: L.Trainer) -> Path:
     if trainer.loggers and trainer.loggers[0].log_dir is not None:
         return Path(trainer.loggers[0].log_dir)
     return Path(trainer.default_root_dir)
+
+
+def save_figure(trainer: L.Trainer, fig: Figure, path: Path, tag: str) -> None:
+    """Write ``fig`` to ``path`` and add it to every TensorBoard logger under ``tag`` at the current step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_figure(tag, fig, global_step=trainer.global_step, close=False)
 
 
 class ExportHF(L.Callback):

@@ -1,4 +1,4 @@
-"""Matplotlib figure builders for the diagnostics: alpha histogram, co-influence heatmap, accuracy by difficulty.
+"""Matplotlib figure builders: alpha histogram, co-influence heatmap, accuracy by difficulty, GRPO reward curve.
 
 Why here: the figures are pure functions of the metric results, so the callbacks (which log them to
 TensorBoard and save PNGs) and the RL-readiness report draw the same pictures. Each builder returns a
@@ -9,7 +9,7 @@ processes); saving and logging are the caller's job (``fig.savefig(path)``, ``lo
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import torch
@@ -82,4 +82,50 @@ def accuracy_by_difficulty_figure(
     ax.set_title(title)
     if len(series) > 1:
         ax.legend()
+    return fig
+
+
+def moving_mean(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean over up to ``window`` values (shorter at the start)."""
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value - (values[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def reward_curve_figure(
+    rows: Sequence[Mapping[str, float]], window: int = 20, title: str = "GRPO rollouts on the training prompts"
+) -> Figure:
+    """Two panels from per-step GRPO metrics (``{"step": s, "rollout/acc": ..., ...}`` rows, keys optional).
+
+    Left: rollout accuracy, reward and (``greedy_in_group``) greedy accuracy per step with a
+    ``window``-step moving mean, plus in-run validation points. Right: the moving share of groups
+    without learning signal (zero reward spread, all wrong, all correct).
+    """
+
+    def series(key: str) -> tuple[list[float], list[float]]:
+        points = [(float(r["step"]), float(r[key])) for r in rows if key in r and not math.isnan(float(r[key]))]
+        return [x for x, _ in points], [y for _, y in points]
+
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for key, colour, style in (("rollout/acc", "C0", "-"), ("rollout/reward_mean", "C1", ":"), ("rollout/greedy_acc", "C2", "-")):
+        x, y = series(key)  # acc and reward_mean coincide without extra reward terms
+        if x:
+            left.plot(x, y, color=colour, alpha=0.25, lw=0.8, ls=style)
+            left.plot(x, moving_mean(y, window), color=colour, lw=2, ls=style, label=f"{key} ({window}-step mean)")
+    for key, marker in (("val/acc_id", "o"), ("val/avg@4_id", "s")):
+        x, y = series(key)
+        if x:
+            left.plot(x, y, marker=marker, ls="--", label=f"{key} (in-run validation)")
+    left.set(xlabel="optimizer step", ylabel="accuracy / reward", title=title)
+    for key in ("rollout/frac_zero_std", "rollout/frac_all_wrong", "rollout/frac_all_correct"):
+        x, y = series(key)
+        if x:
+            right.plot(x, moving_mean(y, window), label=key)
+    right.set(xlabel="optimizer step", ylabel="share of sampled groups", title="groups without learning signal")
+    for ax in (left, right):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     return fig
