@@ -9,6 +9,7 @@ validation, and the share of groups that carry no learning signal), the picture
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import lightning as L
@@ -25,7 +26,7 @@ STEP_KEYS = (
     "rollout/frac_all_wrong",
     "rollout/frac_all_correct",
 )
-VAL_KEYS = ("val/acc_id", "val/avg@4_id")
+VAL_KEY = re.compile(r"val/(acc|avg@\d+)_id")  # greedy and sampled in-run validation accuracy (ID)
 
 
 class RewardCurve(L.Callback):
@@ -59,7 +60,7 @@ class RewardCurve(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
-        row = {key: float(trainer.callback_metrics[key]) for key in VAL_KEYS if key in trainer.callback_metrics}
+        row = {key: float(value) for key, value in trainer.callback_metrics.items() if VAL_KEY.fullmatch(key)}
         if row and all(not math.isnan(v) for v in row.values()):
             self.rows.append({"step": float(trainer.global_step), **row})
 

@@ -100,7 +100,7 @@ def reward_curve_figure(
     """Two panels from per-step GRPO metrics (``{"step": s, "rollout/acc": ..., ...}`` rows, keys optional).
 
     Left: rollout accuracy, reward and (``greedy_in_group``) greedy accuracy per step with a
-    ``window``-step moving mean, plus in-run validation points. Right: the moving share of groups
+    ``window``-step moving mean, plus in-run validation points (every ``val/`` key). Right: the moving share of groups
     without learning signal (zero reward spread, all wrong, all correct).
     """
 
@@ -115,7 +115,8 @@ def reward_curve_figure(
         if x:
             left.plot(x, y, color=colour, alpha=0.25, lw=0.8, ls=style)
             left.plot(x, moving_mean(y, window), color=colour, lw=2, ls=style, label=f"{key} ({window}-step mean)")
-    for key, marker in (("val/acc_id", "o"), ("val/avg@4_id", "s")):
+    val_keys = sorted({key for r in rows for key in r if key.startswith("val/")})
+    for key, marker in zip(val_keys, "os^v<>", strict=False):
         x, y = series(key)
         if x:
             left.plot(x, y, marker=marker, ls="--", label=f"{key} (in-run validation)")

@@ -33,21 +33,24 @@ def test_reward_curve_callback_writes_the_png_and_the_tensorboard_image_from_the
     L.seed_everything(0)
     dm = tiny_datamodule(train_split="rl")
     module = GRPOModule(
-        tokenizer=dm.tokenizer, num_generations=4, max_new_tokens=8, val_num_samples=0, rewards=[LengthPenalty(budget=36)], **TINY_MODEL
+        tokenizer=dm.tokenizer, num_generations=4, max_new_tokens=8, val_num_samples=2, rewards=[LengthPenalty(budget=36)], **TINY_MODEL
     )
     curve = RewardCurve(every_n_steps=2, window=2)
     loggers = [TensorBoardLogger(tmp_path, name="grpo", version="v"), CSVLogger(tmp_path, name="grpo", version="v")]
     trainer = L.Trainer(
         max_steps=3, accelerator="cpu", logger=loggers, callbacks=[curve], enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0, log_every_n_steps=1,
+        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=1, val_check_interval=2, log_every_n_steps=1,
     )  # fmt: skip
     trainer.fit(module, datamodule=dm)
     run = tmp_path / "grpo" / "v"
     assert (run / "reward_curve.png").stat().st_size > 10_000
     with open(run / "metrics.csv", newline="") as f:
         logged = [float(r["rollout/acc"]) for r in csv.DictReader(f) if r.get("rollout/acc")]
-    assert [r["step"] for r in curve.rows] == [1.0, 2.0, 3.0]
-    assert [r["rollout/acc"] for r in curve.rows] == pytest.approx(logged)
+    steps = [r for r in curve.rows if "rollout/acc" in r]
+    assert [r["step"] for r in steps] == [1.0, 2.0, 3.0]
+    assert [r["rollout/acc"] for r in steps] == pytest.approx(logged)
+    (val,) = [r for r in curve.rows if "rollout/acc" not in r]  # the in-run validation after step 2
+    assert val.keys() == {"step", "val/acc_id", "val/avg@2_id"} and val["step"] == 2.0
     events = EventAccumulator(str(run), size_guidance={"images": 0}).Reload()
     assert [e.step for e in events.Images("rollout/reward_curve")] == [2, 3]  # every 2 steps, then at the end
     restored = RewardCurve()
