@@ -9,14 +9,13 @@ validation, and the share of groups that carry no learning signal), the picture
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import lightning as L
 from typing_extensions import override
 
 from bilight.callbacks.summary import run_dir, save_figure
-from bilight.metrics.plots import reward_curve_figure
+from bilight.metrics.plots import VAL_ID_ACCURACY, reward_curve_figure
 
 STEP_KEYS = (
     "rollout/acc",
@@ -26,7 +25,6 @@ STEP_KEYS = (
     "rollout/frac_all_wrong",
     "rollout/frac_all_correct",
 )
-VAL_KEY = re.compile(r"val/(acc|avg@\d+)_id")  # greedy and sampled in-run validation accuracy (ID)
 
 
 class RewardCurve(L.Callback):
@@ -60,7 +58,7 @@ class RewardCurve(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
-        row = {key: float(value) for key, value in trainer.callback_metrics.items() if VAL_KEY.fullmatch(key)}
+        row = {key: float(value) for key, value in trainer.callback_metrics.items() if VAL_ID_ACCURACY.fullmatch(key)}
         if row and all(not math.isnan(v) for v in row.values()):
             self.rows.append({"step": float(trainer.global_step), **row})
 

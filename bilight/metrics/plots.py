@@ -9,6 +9,7 @@ processes); saving and logging are the caller's job (``fig.savefig(path)``, ``lo
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -85,6 +86,9 @@ def accuracy_by_difficulty_figure(
     return fig
 
 
+VAL_ID_ACCURACY = re.compile(r"val/(acc|avg@\d+)_id")  # in-run greedy and sampled validation accuracy, ID set
+
+
 def moving_mean(values: Sequence[float], window: int) -> list[float]:
     """Trailing mean over up to ``window`` values (shorter at the start)."""
     out, total = [], 0.0
@@ -100,7 +104,7 @@ def reward_curve_figure(
     """Two panels from per-step GRPO metrics (``{"step": s, "rollout/acc": ..., ...}`` rows, keys optional).
 
     Left: rollout accuracy, reward and (``greedy_in_group``) greedy accuracy per step with a
-    ``window``-step moving mean, plus in-run validation points (every ``val/`` key). Right: the moving share of groups
+    ``window``-step moving mean, plus in-run validation accuracy (``VAL_ID_ACCURACY`` keys). Right: the moving share of groups
     without learning signal (zero reward spread, all wrong, all correct).
     """
 
@@ -115,7 +119,7 @@ def reward_curve_figure(
         if x:
             left.plot(x, y, color=colour, alpha=0.25, lw=0.8, ls=style)
             left.plot(x, moving_mean(y, window), color=colour, lw=2, ls=style, label=f"{key} ({window}-step mean)")
-    val_keys = sorted({key for r in rows for key in r if key.startswith("val/")})
+    val_keys = sorted({key for r in rows for key in r if VAL_ID_ACCURACY.fullmatch(key)})
     for key, marker in zip(val_keys, "os^v<>", strict=False):
         x, y = series(key)
         if x:
