@@ -15,16 +15,7 @@ import lightning as L
 from typing_extensions import override
 
 from bilight.callbacks.summary import run_dir, save_figure
-from bilight.metrics.plots import VAL_ID_ACCURACY, reward_curve_figure
-
-STEP_KEYS = (
-    "rollout/acc",
-    "rollout/reward_mean",
-    "rollout/greedy_acc",
-    "rollout/frac_zero_std",
-    "rollout/frac_all_wrong",
-    "rollout/frac_all_correct",
-)
+from bilight.metrics.plots import REWARD_CURVE_KEYS, VAL_ID_ACCURACY, reward_curve_figure
 
 
 class RewardCurve(L.Callback):
@@ -48,7 +39,7 @@ class RewardCurve(L.Callback):
 
     @override
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        row = {key: float(trainer.callback_metrics[key]) for key in STEP_KEYS if key in trainer.callback_metrics}
+        row = {key: float(trainer.callback_metrics[key]) for key in REWARD_CURVE_KEYS if key in trainer.callback_metrics}
         if row:
             self.rows.append({"step": float(trainer.global_step), **row})
         if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:

@@ -87,6 +87,9 @@ def accuracy_by_difficulty_figure(
 
 
 VAL_ID_ACCURACY = re.compile(r"val/(acc|avg@\d+)_id")  # in-run greedy and sampled validation accuracy, ID set
+ROLLOUT_CURVES = (("rollout/acc", "C0", "-"), ("rollout/reward_mean", "C1", ":"), ("rollout/greedy_acc", "C2", "-"))  # key, colour, style
+SIGNAL_SHARES = ("rollout/frac_zero_std", "rollout/frac_all_wrong", "rollout/frac_all_correct")
+REWARD_CURVE_KEYS = tuple(key for key, _, _ in ROLLOUT_CURVES) + SIGNAL_SHARES  # the per-step keys the figure draws
 
 
 def moving_mean(values: Sequence[float], window: int) -> list[float]:
@@ -114,7 +117,7 @@ def reward_curve_figure(
 
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
-    for key, colour, style in (("rollout/acc", "C0", "-"), ("rollout/reward_mean", "C1", ":"), ("rollout/greedy_acc", "C2", "-")):
+    for key, colour, style in ROLLOUT_CURVES:
         x, y = series(key)  # acc and reward_mean coincide without extra reward terms
         if x:
             left.plot(x, y, color=colour, alpha=0.25, lw=0.8, ls=style)
@@ -125,7 +128,7 @@ def reward_curve_figure(
         if x:
             left.plot(x, y, marker=marker, ls="--", label=f"{key} (in-run validation)")
     left.set(xlabel="optimizer step", ylabel="accuracy / reward", title=title)
-    for key in ("rollout/frac_zero_std", "rollout/frac_all_wrong", "rollout/frac_all_correct"):
+    for key in SIGNAL_SHARES:
         x, y = series(key)
         if x:
             right.plot(x, moving_mean(y, window), label=key)
