@@ -110,7 +110,7 @@ def test_rank_chunks_cover_the_probe_once() -> None:
 @pytest.mark.parametrize("callback_module", [ra_module, co_module])
 def test_rank_shares_sum_to_the_single_process_tables(monkeypatch, callback_module) -> None:
     """Each rank fills its own rows; the all-reduce (sum) of two ranks' tables equals one process's table."""
-    dm, module = _setup(verdict=_mixed)
+    _, module = _setup(verdict=_mixed)
     make = RolloutAccuracy if callback_module is ra_module else CoInfluence
     extra = {} if callback_module is ra_module else {"dim": 32}
     tables: dict[tuple[int, int], list[torch.Tensor]] = {}
@@ -148,7 +148,7 @@ def test_vmap_and_loop_per_rollout_gradients_agree(kind) -> None:
     from bilight.metrics import Projector
     from bilight.rollout import Sampling
 
-    dm, module = _setup(verdict=_mixed)
+    _, module = _setup(verdict=_mixed)
     probe = sample_probe(module, range(2), Sampling(num_samples=3, max_new_tokens=6), seed=0)
     params = dict(module.model.named_parameters())
     projector = Projector.for_parameters(params.values(), 16, seed=0, kind=kind)
