@@ -11,6 +11,7 @@ import bilight.callbacks.co_influence as co_module
 import bilight.callbacks.rollout_accuracy as ra_module
 from bilight.callbacks import CoInfluence, RLReadinessReport, RolloutAccuracy, diagnose
 from bilight.callbacks.probe import rank_chunks
+from bilight.metrics.names import describe
 from bilight.modules import SFTModule
 from bilight.testing import TINY_MODEL, StandInJudge, tiny_datamodule
 
@@ -71,6 +72,8 @@ def test_fit_and_validate_log_the_metric_names_and_write_figures(tmp_path) -> No
     }  # fmt: skip
     assert names <= set(trainer.callback_metrics)
     assert any(k.startswith("probe/acc_ops_") for k in trainer.callback_metrics)
+    for key in trainer.callback_metrics:
+        describe(key)  # every logged key is in the table of metric names
     assert rollout.seconds > 0 and influence.seconds > 0
     assert influence.metrics["influence/num_pairs"] > 0
     c = influence.result

@@ -13,6 +13,7 @@ from bilight.modules import GRPOModule, WarmupCosine
 from bilight.modules.grpo import rollout_stats
 from bilight.modules.grpo_batch import PromptStream, prepend_to_groups
 from bilight.rewards import Reward
+from bilight.metrics.names import describe
 from bilight.rollout import generate, generate_greedy
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
 from bilight.types import Problem, Rollouts, Verdict
@@ -73,7 +74,9 @@ def test_two_grpo_steps_change_every_parameter_and_log_every_metric(tmp_path) ->
     assert unchanged == []
     rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
     logged = {k for row in rows for k, v in row.items() if v != ""}
-    assert logged >= STEP_METRICS | {"rollout/reward_chars"}
+    assert logged >= STEP_METRICS | {"rollout/reward_chars", "rollout/tokens_per_sec"}
+    for key in logged - {"epoch", "step"}:
+        describe(key)  # every logged key is in the table of metric names
     assert "train/kl" not in logged  # beta == 0: no reference model, no KL
     assert all(torch.isfinite(torch.tensor(float(r["train/loss"]))) for r in rows if r.get("train/loss"))
     assert module.ref_model is None
