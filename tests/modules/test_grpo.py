@@ -9,11 +9,11 @@ from lightning.pytorch.loggers import CSVLogger
 
 from bilight.cli import run as cli_run
 from bilight.losses import LOSS_TYPES
+from bilight.metrics.names import describe
 from bilight.modules import GRPOModule, WarmupCosine
 from bilight.modules.grpo import rollout_stats
 from bilight.modules.grpo_batch import PromptStream, prepend_to_groups
 from bilight.rewards import Reward
-from bilight.metrics.names import describe
 from bilight.rollout import generate, generate_greedy
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
 from bilight.types import Problem, Rollouts, Verdict
