@@ -58,7 +58,8 @@ class BilightDataModule(L.LightningDataModule):
         ood_task: a harder task for ``val/acc_ood`` (None: no OOD split).
         injection: a preset name (``vanilla``, ``bridge``, ``explore_only``, ``exploit_only``,
             ``answer_aug``, ``question_aug``) or an `InjectionPolicy`.
-        tokenizer_name: a pretrained tokenizer (linked from ``model.name_or_path``); None builds
+        tokenizer_name: a pretrained tokenizer, a save_pretrained folder or a bilight .ckpt (linked from ``model.name_or_path``,
+            else ``model.init_from``); None builds
             a word-level tokenizer for the tasks' vocabulary.
         num_train: training problems (rows = problems x copies of the injection policy).
         equalize_steps: divide ``num_train`` by the policy's copies, so augmented recipes get the

@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Pr
 from typing_extensions import override
 
 from bilight.data.judge import Judge
+from bilight.data.tokenizer import tokenizer_files
 from bilight.metrics.streaming import MeanAccuracy
 from bilight.rollout import Sampling, sample_and_judge
 from bilight.types import Rollouts
@@ -235,6 +236,11 @@ class LMModule(L.LightningModule):
     def reset_speed(self) -> None:
         self._tokens_seen = 0
         self._t0 = time.perf_counter()
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the tokenizer's files, so a run starting from this checkpoint (``init_from``) uses the same tokenizer."""
+        checkpoint["tokenizer"] = tokenizer_files(self.tokenizer)
 
     def export(self, path: str) -> None:
         """``save_pretrained`` the model (LoRA merged) and the tokenizer, loadable with plain transformers."""

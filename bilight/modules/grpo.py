@@ -357,6 +357,7 @@ class GRPOModule(LMModule):
 
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         generator = self._generator_state if self._generator_state is not None else self.generator.get_state()
         stream = self.stream.state_dict() if self.stream is not None else self._stream_state
         checkpoint["grpo"] = {"generator": generator, "stream": stream}
