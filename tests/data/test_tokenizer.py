@@ -32,5 +32,5 @@ def test_a_checkpoint_carries_its_tokenizer(tmp_path) -> None:
     text = "Alice has 12 apples.\nAnswer:"
     assert loaded(text)["input_ids"] == tokenizer(text)["input_ids"]
     torch.save({"state_dict": {}}, tmp_path / "old.ckpt")
-    with pytest.raises(ValueError, match="holds no tokenizer.*hf_model"):
+    with pytest.raises(ValueError, match=r"holds no tokenizer.*hf_model"):
         load_tokenizer(str(tmp_path / "old.ckpt"))
