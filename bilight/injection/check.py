@@ -3,7 +3,8 @@
 Injected data that teaches a wrong sum teaches the wrong thing. These checks read only the text
 and the DAG, never ``eval``: a small parser understands what the writer writes (integers, truth
 values, variables ``a``..``z``, ``+ - * /``, ``max``/``min``, ``and``/``or``/``not``,
-parentheses) and folds it with `bilight.tasks.dag.apply_op`. Tests run them over every task and
+parentheses): `bilight.tasks.expression.parse_expression`, the parser the GSM8K loader uses too,
+computed with `bilight.tasks.dag.evaluate`. Tests run them over every task and
 preset; the data module or a notebook may run them over a dataset before training on it.
 """
 
@@ -11,101 +12,21 @@ from __future__ import annotations
 
 import re
 
-from bilight.tasks.dag import ProblemDAG, apply_op
+from bilight.tasks.dag import ProblemDAG, evaluate, refs
+from bilight.tasks.expression import parse_expression
 from bilight.types import Solution, Step, Value
 
-_TOKEN = re.compile(r"\s*(\d+|True|False|max|min|and|or|not|[a-z]\d*|[-+*/(),])")
 _SINGLE_OP = re.compile(r"^(?:\(?-?\d+\)?|True|False) (?:[-+*/]|and|or) (?:\(?-?\d+\)?|True|False) = (?:\(?-?\d+\)?|True|False)\.$")
 _SINGLE_CALL = re.compile(r"^(?:max|min)\(\(?-?\d+\)?, \(?-?\d+\)?\) = \(?-?\d+\)?\.$|^not (?:True|False) = (?:True|False)\.$")
 
 
-class _Expr:
-    """Recursive-descent evaluator: or < and < not < + - < * / < unary minus, calls, parentheses."""
-
-    def __init__(self, text: str, env: dict[str, Value]) -> None:
-        self.tokens: list[str] = []
-        pos, text = 0, text.strip()
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if m is None:
-                raise ValueError(f"cannot read {text!r} at {text[pos:]!r}")
-            self.tokens.append(m.group(1))
-            pos = m.end()
-        self.i, self.env = 0, env
-
-    def value(self) -> Value:
-        out = self.disj()
-        if self.i != len(self.tokens):
-            raise ValueError(f"trailing tokens in {' '.join(self.tokens)!r}")
-        return out
-
-    def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self, expected: str | None = None) -> str:
-        tok = self.peek()
-        if tok is None or (expected is not None and tok != expected):
-            raise ValueError(f"expected {expected or 'a token'} in {' '.join(self.tokens)!r}")
-        self.i += 1
-        return tok
-
-    def disj(self) -> Value:
-        out = self.conj()
-        while self.peek() == "or":
-            self.take()
-            out = apply_op("or", out, self.conj())
-        return out
-
-    def conj(self) -> Value:
-        out = self.neg()
-        while self.peek() == "and":
-            self.take()
-            out = apply_op("and", out, self.neg())
-        return out
-
-    def neg(self) -> Value:
-        if self.peek() == "not":
-            self.take()
-            return apply_op("not", self.neg())
-        return self.sum()
-
-    def sum(self) -> Value:
-        out = self.product()
-        while self.peek() in ("+", "-"):
-            op = self.take()
-            out = apply_op(op, out, self.product())
-        return out
-
-    def product(self) -> Value:
-        out = self.atom()
-        while self.peek() in ("*", "/"):
-            op = self.take()
-            out = apply_op(op, out, self.atom())
-        return out
-
-    def atom(self) -> Value:
-        tok = self.take()
-        if tok == "(":
-            out = self.disj()
-            self.take(")")
-            return out
-        if tok == "-":
-            return -int(self.atom())
-        if tok in ("max", "min"):
-            self.take("(")
-            out = self.disj()
-            while self.peek() == ",":
-                self.take()
-                out = apply_op(tok, out, self.disj())
-            self.take(")")
-            return out
-        if tok in ("True", "False"):
-            return tok == "True"
-        if tok.isdigit():
-            return int(tok)
-        if tok in self.env:
-            return self.env[tok]
-        raise ValueError(f"unknown variable {tok!r}")
+def _value(text: str, env: dict[str, Value]) -> Value:
+    """The value of a written expression, its variables taken from ``env``."""
+    expr = parse_expression(text)
+    missing = [r for r in refs(expr) if r not in env]
+    if missing:
+        raise ValueError(f"unknown variable {missing[0]!r}")
+    return evaluate(expr, env)
 
 
 def false_equalities(text: str) -> list[str]:
@@ -130,7 +51,7 @@ def false_equalities(text: str) -> list[str]:
             head = parts[0].strip()
             defining = may_define and re.fullmatch(r"[a-z]\d*", head) is not None and head not in env
             try:
-                values = [_Expr(p, env).value() for p in (parts[1:] if defining else parts)]
+                values = [_value(p, env) for p in (parts[1:] if defining else parts)]
             except (ValueError, ZeroDivisionError) as err:
                 bad.append(f"{chain!r}: {err}")
                 continue

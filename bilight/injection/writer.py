@@ -21,7 +21,7 @@ from string import ascii_lowercase
 from typing import TypeVar
 
 from bilight.injection.policy import InjectionPolicy
-from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, operations
+from bilight.tasks.dag import Const, Expr, Node, ProblemDAG, Ref, consts, operations
 from bilight.tasks.verify import format_value
 from bilight.types import Problem, Solution, Step, StepKind, Value
 
@@ -91,7 +91,7 @@ class _Writer:
 
     def analysis(self, node: Node) -> None:
         parts = [f"{self.dag.node(p).name} ({self.var[p]} = {_value_text(self.known[p])})" for p in node.parents]
-        parts += [_value_text(c.value) for c in _consts(node.expr)]
+        parts += [_value_text(v) for v in consts(node.expr)]
         self.doc.add("analysis", node.id, f"To find {node.name}, use " + " and ".join(parts) + ".")
 
     def compute(self, node: Node, kind: StepKind) -> None:
@@ -142,14 +142,6 @@ class _Writer:
         answer = self.known[self.dag.target]
         self.doc.add("answer", self.dag.target, f"So the answer is \\boxed{{{format_value(answer)}}}.")
         return Solution(text=self.doc.text(), steps=tuple(self.doc.steps), answer=answer)
-
-
-def _consts(expr: Expr) -> list[Const]:
-    if isinstance(expr, Const):
-        return [expr]
-    if isinstance(expr, Op):
-        return [c for a in expr.args for c in _consts(a)]
-    return []
 
 
 def write_solution(problem: Problem, policy: InjectionPolicy, rng: random.Random, order: tuple[str, ...] | None = None) -> Solution:

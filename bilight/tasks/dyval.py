@@ -26,7 +26,7 @@ import random
 from typing import Literal
 
 from bilight.tasks.base import Task
-from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate
+from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate, refs
 from bilight.types import Problem
 
 NAMES = [
@@ -157,7 +157,7 @@ class DyVal(Task):
                 return None
             values[name] = value
             nodes.append(Node(name, name, expr, value))
-            unused = [x for x in unused if x not in set(_refs(expr))] + [name]
+            unused = [x for x in unused if x not in set(refs(expr))] + [name]
             conditions.append(self._statement(name, expr))
         target = names[-1]
         dag = ProblemDAG(tuple(nodes), target)
@@ -171,7 +171,7 @@ class DyVal(Task):
                 return f"{name} is {'true' if expr.value else 'false'}."
             return f"The value of {name} is {expr.value}."
         assert isinstance(expr, Op)
-        args = list(_refs(expr))
+        args = list(refs(expr))
         if self.kind == "arithmetic":
             return f"The value of {name} equals {_ARITH_WORDS[expr.op]} of {args[0]} and {args[1]}."
         if self.kind == "boolean":
@@ -243,14 +243,6 @@ class DyVal(Task):
         conditions = [f"{x} has weight {weights[x]}." for x in names] + [f"There is an edge from {a} to {b}." for a, b in edges]
         dag = ProblemDAG(tuple(nodes), _best(target))
         return conditions, f"Question: What is the largest total weight of a path from {source} to {target}?", dag
-
-
-def _refs(expr: Expr) -> list[str]:
-    if isinstance(expr, Ref):
-        return [expr.node]
-    if isinstance(expr, Op):
-        return [r for a in expr.args for r in _refs(a)]
-    return []
 
 
 def _reach(x: str) -> str:

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from bilight.tasks.base import SplitName, Task, check_split
-from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate
+from bilight.tasks.dag import Const, Expr, Node, ProblemDAG, Ref, evaluate
+from bilight.tasks.expression import parse_expression
 from bilight.types import Problem
 
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _FINAL = re.compile(r"####\s*([^\n]+)")
-_TOKEN = re.compile(r"\s*(\d+(?:,\d{3})*(?:\.\d+)?|[-+*/()])")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 
 
@@ -175,7 +175,7 @@ class GSM8KFormat(Task):
                 stated = _parse_int(rhs)
             except NotExtractable as err:
                 raise NotExtractable(f"annotation {k}: {err}") from err
-            expr = _Parser(lhs, {v: nid for nid, v in values.items()}, k).parse()
+            expr = _annotation_expr(lhs, {v: nid for nid, v in values.items()}, k)
             try:
                 value = evaluate(expr, values)
             except ValueError as err:
@@ -201,69 +201,23 @@ def _parse_int(text: str) -> int:
     return int(cleaned)
 
 
-class _Parser:
-    """Recursive descent over ``+ - * / ( )`` and integers; numbers equal to earlier results become edges."""
+def _annotation_expr(text: str, earlier: dict[int | bool, str], k: int) -> Expr:
+    """The `Expr` of annotation ``k``'s left-hand side: a number equal to an earlier result is an edge to it."""
 
-    def __init__(self, text: str, earlier: dict[int | bool, str], k: int) -> None:
-        self.text, self.earlier, self.k = text, earlier, k
-        self.tokens: list[str] = []
-        pos = 0
-        stripped = text.rstrip()
-        while pos < len(stripped):
-            m = _TOKEN.match(stripped, pos)
-            if m is None:
-                raise NotExtractable(f"annotation {k} has an unsupported expression {text.strip()!r}")
-            self.tokens.append(m.group(1))
-            pos = m.end()
-        self.i = 0
+    def leaf(token: str) -> Expr:
+        if "." in token:
+            raise NotExtractable(f"annotation {k} uses a decimal ({token})")
+        if not token[0].isdigit():
+            raise NotExtractable(f"annotation {k} has an unsupported expression {text.strip()!r}")
+        value = int(token)
+        return Ref(earlier[value]) if value in earlier else Const(value)
 
-    def parse(self) -> Expr:
-        expr = self.sum()
-        if self.i != len(self.tokens):
-            raise NotExtractable(f"annotation {self.k} has an unsupported expression {self.text.strip()!r}")
-        return expr
-
-    def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self) -> str:
-        tok = self.peek()
-        if tok is None:
-            raise NotExtractable(f"annotation {self.k} ends early: {self.text.strip()!r}")
-        self.i += 1
-        return tok
-
-    def sum(self) -> Expr:
-        expr = self.product()
-        while self.peek() in ("+", "-"):
-            expr = Op(self.take(), (expr, self.product()))
-        return expr
-
-    def product(self) -> Expr:
-        expr = self.atom()
-        while self.peek() in ("*", "/"):
-            expr = Op(self.take(), (expr, self.atom()))
-        return expr
-
-    def atom(self) -> Expr:
-        tok = self.take()
-        if tok == "(":
-            expr = self.sum()
-            if self.take() != ")":
-                raise NotExtractable(f"annotation {self.k} has unbalanced parentheses")
-            return expr
-        if tok == "-":
-            inner = self.atom()
-            if isinstance(inner, Const):
-                return Const(-int(inner.value))
-            return Op("-", (Const(0), inner))
-        if "." in tok:
-            raise NotExtractable(f"annotation {self.k} uses a decimal ({tok})")
-        if not tok[0].isdigit():
-            raise NotExtractable(f"annotation {self.k} has an unsupported expression {self.text.strip()!r}")
-        value = int(tok.replace(",", ""))
-        node = self.earlier.get(value)
-        return Ref(node) if node is not None else Const(value)
+    try:
+        return parse_expression(re.sub(r"(?<=\d),(?=\d{3})", "", text), leaf)
+    except NotExtractable:
+        raise
+    except ValueError as err:
+        raise NotExtractable(f"annotation {k} has an unsupported expression {text.strip()!r}") from err
 
 
 def _read_rows(path: str, split: str, config: str | None, limit: int | None) -> list[dict[str, Any]]:
