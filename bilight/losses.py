@@ -14,10 +14,11 @@ definitions follow TRL's ``GRPOTrainer`` (``_compute_loss`` and the advantage bl
   over the micro-batch's tokens / their number; ``dr_grpo`` = sum / (rows * max_completion_length);
   ``dapo`` = sum / (tokens in the *global* batch / world size).
 
-Gradient accumulation: ``grpo``, ``bnpo`` and ``dr_grpo`` are means per micro-batch, so the caller
-passes ``num_micro_batches`` and each micro-batch's loss is divided by it (TRL divides by
-``gradient_accumulation_steps``). ``dapo`` is already normalised by the token count of the whole
-optimizer step, so it is *not* divided again: pass ``num_items_in_batch`` (tokens summed over all
+Gradient accumulation, all in `micro_batch_weight` (the factor on each micro-batch's loss):
+``grpo`` and ``dr_grpo`` are means over rows, so a micro-batch weighs by its share of the step's
+rows (exact for uneven splits); ``bnpo`` is a mean of micro-batch means (TRL divides by
+``gradient_accumulation_steps``); ``dapo`` is already normalised by the token count of the whole
+optimizer step, so it is not weighted again: pass ``num_items_in_batch`` (tokens summed over all
 micro-batches and ranks) and ``world_size`` (DDP averages gradients over ranks, hence the
 ``/ world_size`` in the normaliser, as in TRL).
 """
@@ -158,7 +159,6 @@ def policy_loss(
     max_completion_length: int | None = None,
     num_items_in_batch: float | torch.Tensor | None = None,
     world_size: int = 1,
-    num_micro_batches: int = 1,
 ) -> PolicyLossOutput:
     """The clipped GRPO surrogate of one micro-batch, reduced as ``loss_type`` says (TRL's definitions).
 
@@ -180,7 +180,8 @@ def policy_loss(
         num_items_in_batch: ``dapo`` only: unmasked tokens of the whole optimizer step, summed over all
             micro-batches and ranks. Defaults to this micro-batch's ``mask.sum()`` (then dapo == bnpo).
         world_size: ``dapo`` only: number of data-parallel ranks whose gradients DDP averages.
-        num_micro_batches: ``grpo``/``bnpo``/``dr_grpo`` only: micro-batches accumulated per optimizer step.
+
+    The loss is one micro-batch's; multiply it by `micro_batch_weight` when accumulating several.
     """
     mask = mask.to(logprobs.dtype)
     eps_high = epsilon if epsilon_high is None else epsilon_high
@@ -197,8 +198,6 @@ def policy_loss(
         kl = masked_mean(per_token_kl.detach(), mask)
     loss = _reduce(per_token, mask, loss_type, max_completion_length, num_items_in_batch, world_size)
     policy = loss.detach()
-    if loss_type != "dapo":
-        loss = loss / num_micro_batches
     with torch.no_grad():
         low = (ratio < 1 - epsilon) & (adv < 0)
         high = (ratio > 1 + eps_high) & (adv > 0)
@@ -231,3 +230,19 @@ def _reduce(
         )
         return masked_sum(per_token, mask) / (total.clamp(min=1.0) / world_size)
     raise ValueError(f"policy_loss: loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+
+
+def micro_batch_weight(loss_type: LossType, rows: int, total_rows: int, num_micro_batches: int) -> float:
+    """The factor on one micro-batch's `policy_loss` so that accumulated gradients equal the whole step's.
+
+    Args:
+        loss_type: the reduction (see the module docstring).
+        rows: completions in this micro-batch.
+        total_rows: completions in the optimizer step (on this rank).
+        num_micro_batches: micro-batches in the optimizer step (on this rank).
+    """
+    if loss_type in ("grpo", "dr_grpo"):
+        return rows / total_rows
+    if loss_type == "bnpo":
+        return 1.0 / num_micro_batches
+    return 1.0

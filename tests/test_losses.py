@@ -14,6 +14,7 @@ from bilight.losses import (
     kl_k3,
     masked_mean,
     masked_sum,
+    micro_batch_weight,
     policy_loss,
     token_logprobs,
 )
@@ -84,12 +85,11 @@ def test_loss_types_match_hand_computation() -> None:
     assert _loss(loss_type="dapo", num_items_in_batch=36, world_size=2).item() == pytest.approx(TOTAL / 18)
 
 
-def test_accumulation_divides_means_but_not_dapo() -> None:
-    assert _loss(loss_type="bnpo", num_micro_batches=4).item() == pytest.approx(TOTAL / COUNT / 4)
-    assert _loss(loss_type="grpo", num_micro_batches=2).item() == pytest.approx(_loss(loss_type="grpo").item() / 2)
-    assert _loss(loss_type="dapo", num_items_in_batch=36, num_micro_batches=4).item() == pytest.approx(TOTAL / 36)
-    out = policy_loss(RATIOS.log(), torch.zeros(4, 3), ADV, MASK, loss_type="bnpo", num_micro_batches=4)
-    assert out.policy_loss.item() == pytest.approx(4 * out.loss.item())  # the logged value is undivided
+def test_accumulation_weights_means_but_not_dapo() -> None:
+    assert micro_batch_weight("bnpo", 3, 12, 4) == 0.25  # a mean of the micro-batch means
+    assert micro_batch_weight("grpo", 5, 16, 4) == micro_batch_weight("dr_grpo", 5, 16, 4) == 5 / 16  # share of rows
+    assert micro_batch_weight("dapo", 5, 16, 4) == 1.0  # already divided by the step's tokens
+    assert _loss(loss_type="dapo", num_items_in_batch=36).item() == pytest.approx(TOTAL / 36)
 
 
 def test_clipping_stops_gradient_and_is_counted() -> None:

@@ -26,7 +26,8 @@ How: K+ and K- are linear in the source's gradients, so the means over o move in
 ``K+(q',o'; q) = < g(q',o'), g+_q >`` with ``g+_q`` the mean correct gradient of q, and
 ``C = (g+ - g-) G_adv^T`` is one ``[M, d] x [d, M]`` matrix product (rows: sources) (the Gram matrix ``[MN, MN]`` contracted
 with the per-prompt averaging maps; never built). The per-prompt vectors (``InfluenceStats``) are also
-the only thing ranks need to exchange under DDP: concatenate them, then call ``co_influence``.
+the only thing ranks need to exchange under DDP: sum their zero-padded ``[M, d]`` tables (each rank fills
+its own prompts' rows), then call ``co_influence``.
 The cosine variant normalises every ``g(q, o)`` to unit length first, which makes it invariant to the
 gradient scale (and so comparable across checkpoints and model sizes).
 """
@@ -34,7 +35,6 @@ gradient scale (and so comparable across checkpoints and model sizes).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -57,16 +57,6 @@ class InfluenceStats:
     g_minus: torch.Tensor
     g_adv: torch.Tensor
     alpha: torch.Tensor
-
-    @staticmethod
-    def concat(parts: Sequence[InfluenceStats]) -> InfluenceStats:
-        """Stack the prompts of several parts (e.g. gathered from DDP ranks), in order."""
-        return InfluenceStats(
-            g_plus=torch.cat([p.g_plus for p in parts]),
-            g_minus=torch.cat([p.g_minus for p in parts]),
-            g_adv=torch.cat([p.g_adv for p in parts]),
-            alpha=torch.cat([p.alpha for p in parts]),
-        )
 
 
 def influence_stats(

@@ -61,6 +61,7 @@ from bilight.losses import (
     entropy_from_logits,
     group_advantages,
     masked_mean,
+    micro_batch_weight,
     policy_loss,
     token_logprobs,
 )
@@ -277,10 +278,8 @@ class GRPOModule(LMModule):
                     max_completion_length=self.max_new_tokens,
                     num_items_in_batch=num_items,
                     world_size=self.trainer.world_size,
-                    num_micro_batches=len(chunks),
                 )
-                # grpo and dr_grpo are means over rows: weight each micro-batch by its share of rows (exact for uneven splits)
-                weight = len(chunks) * len(c) / rows if self.loss_type in ("grpo", "dr_grpo") else 1.0
+                weight = micro_batch_weight(self.loss_type, len(c), rows, len(chunks))
                 # DDP: only the step's last micro-batch all-reduces (ranks may hold different numbers of micro-batches)
                 with self.no_grad_sync() if i < len(chunks) - 1 else contextlib.nullcontext():
                     self.manual_backward(out.loss * weight)
