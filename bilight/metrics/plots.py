@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bilight.metrics.accuracy import AlphaHistogram
@@ -30,12 +31,7 @@ def alpha_histogram_figure(hist: AlphaHistogram | Mapping[str, AlphaHistogram], 
         positions = [j + (i - (len(series) - 1) / 2) * width for j in range(n + 1)]
         ax.bar(positions, h.fractions.tolist(), width=width, label=label or None)
         ax.set_xticks(range(n + 1), [f"{j}/{n}" for j in range(n + 1)])
-    ax.set_xlabel("alpha = correct samples / samples")
-    ax.set_ylabel("share of prompts")
-    ax.set_title(title)
-    if len(series) > 1:
-        ax.legend()
-    return fig
+    return _finish(fig, ax, "alpha = correct samples / samples", "share of prompts", title, legend=len(series) > 1)
 
 
 def co_influence_figure(matrix: torch.Tensor, title: str = "Co-influence C(q, q')") -> Figure:
@@ -78,12 +74,7 @@ def accuracy_by_difficulty_figure(
         ax.bar_label(bars, labels=[f"n={result[level][1]}" for level in shown], fontsize=7)
     ax.set_xticks(range(len(levels)), [str(level) for level in levels])
     ax.set_ylim(0, 1.1)
-    ax.set_xlabel("difficulty (operations)")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    if len(series) > 1:
-        ax.legend()
-    return fig
+    return _finish(fig, ax, "difficulty (operations)", "accuracy", title, legend=len(series) > 1)
 
 
 VAL_ID_ACCURACY = re.compile(r"val/(acc|avg@\d+)_id")  # in-run greedy and sampled validation accuracy, ID set
@@ -136,4 +127,13 @@ def reward_curve_figure(
     for ax in (left, right):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    return fig
+
+
+def _finish(fig: Figure, ax: Axes, xlabel: str, ylabel: str, title: str, legend: bool) -> Figure:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend:
+        ax.legend()
     return fig

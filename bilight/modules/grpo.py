@@ -207,14 +207,8 @@ class GRPOModule(LMModule):
     @property
     def sampling(self) -> Sampling:
         """The rollout sampling settings (G samples per prompt)."""
-        return Sampling(
-            num_samples=self.num_generations,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            max_new_tokens=self.max_new_tokens,
-            stop_strings=self.stop_strings,
-        )
+        settings = (self.num_generations, False, self.temperature, self.top_p, self.top_k, self.max_new_tokens, self.stop_strings)
+        return Sampling(*settings)
 
     def sample_groups(self, batch: dict[str, torch.Tensor]) -> Rollouts:
         """The judged rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples."""

@@ -6,14 +6,13 @@ what every caller uses (validation, GRPO rollouts, the probe callbacks, the eval
 """
 
 from bilight.rollout.judge import Sampling, judge_rollouts, prompt_batch, sample, sample_and_judge
-from bilight.rollout.sampler import choose_tokens, filter_logits, generate, generate_greedy, position_ids
+from bilight.rollout.sampler import choose_tokens, filter_logits, generate, position_ids
 
 __all__ = [
     "Sampling",
     "choose_tokens",
     "filter_logits",
     "generate",
-    "generate_greedy",
     "judge_rollouts",
     "position_ids",
     "prompt_batch",

@@ -166,20 +166,6 @@ def generate(
         model.train(was_training)
 
 
-def generate_greedy(
-    model: PreTrainedModel,
-    prompt_ids: torch.Tensor,
-    prompt_mask: torch.Tensor,
-    max_new_tokens: int,
-    eos_token_id: int | Sequence[int] | None,
-    pad_token_id: int | None = None,
-) -> Rollouts:
-    """One greedy completion per prompt (validation); token for token what ``model.generate(do_sample=False)`` gives."""
-    return generate(
-        model, prompt_ids, prompt_mask, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id, do_sample=False
-    )
-
-
 def _pad_id(model: PreTrainedModel, pad_token_id: int | None, eos: torch.Tensor) -> int:
     if pad_token_id is not None:
         return pad_token_id

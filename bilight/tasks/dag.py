@@ -79,22 +79,23 @@ def apply_op(op: str, a: Value, b: Value | None = None) -> Value:
     raise ValueError(f"unknown op {op!r}")
 
 
+def leaves(expr: Expr) -> Iterator[Const | Ref]:
+    """The constants and references of an expression, left to right, with repeats (the one DAG walker)."""
+    if isinstance(expr, Op):
+        for arg in expr.args:
+            yield from leaves(arg)
+    else:
+        yield expr
+
+
 def refs(expr: Expr) -> Iterator[str]:
     """Node ids referenced by an expression, left to right, with repeats."""
-    if isinstance(expr, Ref):
-        yield expr.node
-    elif isinstance(expr, Op):
-        for arg in expr.args:
-            yield from refs(arg)
+    return (leaf.node for leaf in leaves(expr) if isinstance(leaf, Ref))
 
 
 def consts(expr: Expr) -> Iterator[Value]:
     """Literal constants of an expression, left to right."""
-    if isinstance(expr, Const):
-        yield expr.value
-    elif isinstance(expr, Op):
-        for arg in expr.args:
-            yield from consts(arg)
+    return (leaf.value for leaf in leaves(expr) if isinstance(leaf, Const))
 
 
 def count_ops(expr: Expr) -> int:

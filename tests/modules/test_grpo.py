@@ -14,7 +14,7 @@ from bilight.modules import GRPOModule, WarmupCosine
 from bilight.modules.grpo import rollout_stats
 from bilight.modules.grpo_batch import PromptStream, prepend_to_groups
 from bilight.rewards import Reward
-from bilight.rollout import generate, generate_greedy
+from bilight.rollout import generate
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
 from bilight.types import Problem, Rollouts, Verdict
 
@@ -243,9 +243,10 @@ def test_greedy_in_group_makes_member_zero_the_greedy_completion(tmp_path) -> No
     assert "rollout/greedy_acc" in trainer.callback_metrics
     batch = next(iter(dm.train_dataloader()))
     rollout, stats = module.collect_rollouts(batch)
-    greedy = generate_greedy(
-        module.model, batch["prompt_ids"], batch["prompt_mask"], 8, dm.tokenizer.eos_token_id, dm.tokenizer.pad_token_id
-    )
+    greedy = generate(
+        module.model, batch["prompt_ids"], batch["prompt_mask"], max_new_tokens=8, eos_token_id=dm.tokenizer.eos_token_id,
+        pad_token_id=dm.tokenizer.pad_token_id, do_sample=False,
+    )  # fmt: skip
     width = greedy.completion_ids.shape[1]
     members = rollout.completion_ids.view(batch["prompt_ids"].shape[0], module.num_generations, -1)
     assert torch.equal(members[:, 0, :width], greedy.completion_ids)

@@ -9,7 +9,7 @@ import torch
 from transformers import LlamaForCausalLM
 
 from bilight.losses import token_logprobs
-from bilight.rollout import filter_logits, generate, generate_greedy, position_ids
+from bilight.rollout import filter_logits, generate, position_ids
 
 from .conftest import EOS, PAD
 
@@ -31,8 +31,8 @@ def test_greedy_equals_hf_generate(model: LlamaForCausalLM, prompts: Prompts, ea
     ids, mask = prompts
     eos = [EOS]
     if early_end:  # also end on the token row 0 emits at step 3, so rows finish at different steps
-        eos.append(int(generate_greedy(model, ids, mask, 4, None).completion_ids[0, 3]))
-    ours = generate_greedy(model, ids, mask, max_new_tokens=12, eos_token_id=eos)
+        eos.append(int(generate(model, ids, mask, max_new_tokens=4, eos_token_id=None, do_sample=False).completion_ids[0, 3]))
+    ours = generate(model, ids, mask, max_new_tokens=12, eos_token_id=eos, do_sample=False)
     theirs = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=12, do_sample=False, eos_token_id=eos, pad_token_id=PAD)
     hf = theirs[:, ids.shape[1] :]
     assert torch.equal(ours.completion_ids, hf[:, : ours.completion_ids.shape[1]])
@@ -44,7 +44,7 @@ def test_greedy_equals_hf_generate(model: LlamaForCausalLM, prompts: Prompts, ea
 
 def test_greedy_group_rows_are_identical(model: LlamaForCausalLM, prompts: Prompts) -> None:
     ids, mask = prompts
-    single = generate_greedy(model, ids, mask, 8, EOS).completion_ids
+    single = generate(model, ids, mask, max_new_tokens=8, eos_token_id=EOS, do_sample=False).completion_ids
     grouped = generate(model, ids, mask, max_new_tokens=8, eos_token_id=EOS, num_generations=3, do_sample=False).completion_ids
     assert torch.equal(grouped, single.repeat_interleave(3, 0))
 
