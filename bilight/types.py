@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from bilight.dag import ProblemDAG, Value
+
 if TYPE_CHECKING:
     import torch
 
-    from bilight.tasks.dag import ProblemDAG
-
-Value = int | bool
-"""What a DAG node evaluates to: an integer (arithmetic) or a truth value (logic tasks)."""
+__all__ = ["Problem", "ProblemDAG", "Rollouts", "Solution", "Step", "StepKind", "Value", "Verdict"]
 
 StepKind = Literal["regular", "explore", "analysis", "subgoal", "early_solve", "answer"]
 """How a span of a solution came about.

@@ -4,7 +4,7 @@ Injected data that teaches a wrong sum teaches the wrong thing. These checks rea
 and the DAG, never ``eval``: a small parser understands what the writer writes (integers, truth
 values, variables ``a``..``z``, ``+ - * /``, ``max``/``min``, ``and``/``or``/``not``,
 parentheses): `bilight.tasks.expression.parse_expression`, the parser the GSM8K loader uses too,
-computed with `bilight.tasks.dag.evaluate`. Tests run them over every task and
+computed with `bilight.dag.evaluate`. Tests run them over every task and
 preset; the data module or a notebook may run them over a dataset before training on it.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from bilight.tasks.dag import ProblemDAG, evaluate, refs
+from bilight.dag import ProblemDAG, evaluate, refs
 from bilight.tasks.expression import parse_expression
 from bilight.types import Solution, Step, Value
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from string import ascii_lowercase
 from typing import TypeVar
 
+from bilight.dag import Const, Expr, Node, ProblemDAG, Ref, consts, operations
 from bilight.injection.policy import InjectionPolicy
-from bilight.tasks.dag import Const, Expr, Node, ProblemDAG, Ref, consts, operations
 from bilight.tasks.verify import format_value
 from bilight.types import Problem, Solution, Step, StepKind, Value
 

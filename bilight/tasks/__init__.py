@@ -1,7 +1,7 @@
 """Problem families whose solutions are DAGs with verifiable answers (no torch, no Lightning)."""
 
+from bilight.dag import ProblemDAG
 from bilight.tasks.base import Task
-from bilight.tasks.dag import ProblemDAG
 from bilight.tasks.dyval import DyVal
 from bilight.tasks.gsm8k import GSM8KFormat
 from bilight.tasks.igsm import IGSM

@@ -25,8 +25,8 @@ from __future__ import annotations
 import random
 from typing import Literal
 
+from bilight.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate, refs
 from bilight.tasks.base import Task
-from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate, refs
 from bilight.types import Problem
 
 NAMES = [

@@ -3,7 +3,7 @@
 Two callers read arithmetic written as text: the GSM8K-format loader (``<<48/2=24>>`` calculator
 annotations become DAG nodes) and the injection audit (``injection/check.py`` re-computes every
 equality a written solution states). Both parse with `parse_expression` and compute with
-`bilight.tasks.dag.evaluate`, so there is one grammar and one arithmetic, and model output is never
+`bilight.dag.evaluate`, so there is one grammar and one arithmetic, and model output is never
 ``eval``-ed.
 
 Grammar, loosest binding first: ``or`` < ``and`` < ``not`` < ``+ -`` < ``* /`` < unary minus <
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bilight.tasks.dag import Const, Expr, Op, Ref
+from bilight.dag import Const, Expr, Op, Ref
 
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?|True|False|max|min|and|or|not|[a-z]\d*|[-+*/(),])")
 

@@ -32,8 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bilight.dag import Const, Expr, Node, ProblemDAG, Ref, evaluate
 from bilight.tasks.base import SplitName, Task, check_split
-from bilight.tasks.dag import Const, Expr, Node, ProblemDAG, Ref, evaluate
 from bilight.tasks.expression import parse_expression
 from bilight.types import Problem
 

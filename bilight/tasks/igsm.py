@@ -30,8 +30,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from bilight.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate
 from bilight.tasks.base import Task
-from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate
 from bilight.types import Problem
 
 # Three hierarchies of four layers: (category word, item words). Items are single words so that a

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bilight.tasks.dag import Const, Op, Ref, evaluate
+from bilight.dag import Const, Op, Ref, evaluate
 from bilight.tasks.expression import parse_expression
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bilight.dag import Ref
 from bilight.injection import presets, write_solution
 from bilight.injection.check import false_equalities, misplaced_spans
 from bilight.tasks import GSM8KFormat
-from bilight.tasks.dag import Ref
 
 ROWS = [
     {

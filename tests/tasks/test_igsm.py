@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
+from bilight.dag import Const
 from bilight.injection import presets, write_solution
 from bilight.injection.stats import problem_stats
 from bilight.tasks import IGSM
-from bilight.tasks.dag import Const
 from bilight.types import Problem
 
 SMALL = IGSM()

@@ -5,6 +5,9 @@ answered here, independent of the task that built the DAG: which nodes the targe
 are distractors, whether a node is *locked* (some parent not computed yet), random topological
 orders (for answer augmentation), and evaluation one binary operation at a time (for subgoal
 computation). Values are integers or truth values (``/`` must divide exactly); nothing here calls ``eval``.
+
+It sits below `bilight.types` (which holds it in `Problem.dag`) and imports nothing from bilight, so
+the nouns and the DAG never import each other.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from bilight.types import Value
+Value = int | bool
+"""What a DAG node evaluates to: an integer (arithmetic) or a truth value (logic tasks)."""
 
 BINARY_OPS = ("+", "-", "*", "/", "max", "min", "and", "or")
 UNARY_OPS = ("not",)
