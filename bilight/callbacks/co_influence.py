@@ -1,6 +1,6 @@
-"""`CoInfluence`: does learning from one probe prompt's successes help the others? (K+ - K-, dJ; DESIGN.md 5.1)
+"""`CoInfluence`: does learning from one probe prompt's successes help the others? (K+ - K-, dJ; docs/design.md, decision 1)
 
-Why: BRIDGE's second factor of the RL gain (DESIGN.md section 1) is the co-influence K+ - K-, an
+Why: BRIDGE's second factor of the RL gain (docs/design.md, section 1) is the co-influence K+ - K-, an
 inner product of per-rollout gradients across prompts. This callback samples N rollouts for each of
 M probe prompts, takes one gradient per rollout of its log-likelihood, projects it to d dims, and
 hands the ``[M, N, d]`` tensor to `bilight.metrics.influence` (rows of the matrix: source prompt q,

@@ -1,6 +1,6 @@
 """`RolloutAccuracy`: the distribution of per-prompt rollout accuracy alpha on a fixed probe set, while training or on a checkpoint.
 
-Why: BRIDGE's first factor of the RL gain (DESIGN.md section 1) is sqrt(alpha (1 - alpha)) per
+Why: BRIDGE's first factor of the RL gain (docs/design.md, section 1) is sqrt(alpha (1 - alpha)) per
 prompt: a GRPO group whose samples are all right or all wrong has zero advantage and teaches
 nothing. So the callback samples N completions (temperature 1, as in RL) for each of M fixed probe
 prompts and reports the whole alpha histogram, not only its mean. The math is in

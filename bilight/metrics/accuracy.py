@@ -1,6 +1,6 @@
 """Rollout-accuracy metrics: unbiased pass@k, avg@k, per-prompt alpha and its histogram, informative mass.
 
-Why these: the first factor of BRIDGE's first-order RL gain (DESIGN.md section 1) is the rollout
+Why these: the first factor of BRIDGE's first-order RL gain (docs/design.md, section 1) is the rollout
 accuracy alpha_q = n_q / N of each prompt q (n_q correct out of N samples). A GRPO group with
 alpha in {0, 1} has zero advantage everywhere and teaches nothing, so we report the whole
 distribution of alpha, not only its mean. Everything is a pure function of a correctness tensor

@@ -1,6 +1,6 @@
 """Data co-influence (K+ - K-) and the first-order RL gain estimate dJ, from per-rollout gradients.
 
-Why: BRIDGE's second factor (DESIGN.md section 1) is whether learning from one query's successes helps
+Why: BRIDGE's second factor (docs/design.md, section 1) is whether learning from one query's successes helps
 other queries. On a probe set of M prompts with N rollouts each we take one gradient vector per
 rollout, ``g(q, o) = grad log pi(o | q)`` (already projected to d dims, see ``bilight.metrics.projection``),
 and measure, for every ordered pair of distinct prompts (source q, target q') with ``0 < alpha_q < 1``:

@@ -267,7 +267,9 @@ def load_weights(model: PreTrainedModel, source: str) -> None:
         prefix = "model."
         state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
         if any(".lora_" in k or k.startswith("base_model.") for k in state):
-            raise ValueError(f"model.init_from: {source} holds a LoRA model; export it merged with `bilight export` first")
+            raise ValueError(
+                f"model.init_from: {source} holds a LoRA model; start from the run's hf_model folder (ExportHF writes the model with LoRA merged)"
+            )
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("lm_head.weight")]  # tied to the embeddings
     if missing or unexpected:
