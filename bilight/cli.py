@@ -46,6 +46,9 @@ class BilightCLI(LightningCLI):
 
     @override
     def before_instantiate_classes(self) -> None:
+        if self.subcommand is None:  # run=False (Python use): checks only, the caller owns its folders
+            checks.check_config(self.config.as_dict(), "fit")
+            return
         config = self.config[self.subcommand]
         checks.check_config(config.as_dict(), self.subcommand)
         if runs.plan_run(self.subcommand, config).finished:
@@ -53,7 +56,7 @@ class BilightCLI(LightningCLI):
 
     def check_checkpoint(self) -> None:
         """A ``--ckpt_path`` must be a safe checkpoint of this model (size and tokenizer), said before the trainer starts."""
-        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        ckpt_path = self.config[self.subcommand].get("ckpt_path") if self.subcommand else None
         if ckpt_path is not None and str(ckpt_path) not in runs.SPECIAL_CKPTS:
             saved = read_checkpoint(str(ckpt_path), "--ckpt_path").get("state_dict")
             if not isinstance(saved, dict):

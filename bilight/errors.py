@@ -63,7 +63,7 @@ def _short(text: str, limit: int = MAX_LINE) -> str:
 
 
 _NOISE = re.compile(
-    r"^\s*(- )?(Does not validate against any of the Union subtypes|Subtypes: |Errors:|Expected a <class 'NoneType'>|Given value type: |Given value: (NestedArg|Namespace))"
+    r"^\s*(- )?(Does not validate against any of the Union subtypes|Subtypes: |Errors:|Expected a <class '[\w.]+'>$|Given value type: |Given value: (NestedArg|Namespace))"
 )
 
 
@@ -108,7 +108,7 @@ def explain(err: BaseException) -> str | None:
             return _short(str(err))
         return None
     if isinstance(err, ValueError | TypeError):
-        return "\n".join(_short(line) for line in str(err).splitlines()[:MAX_LINES])
+        return tidy_parser_message(str(err))
     return None
 
 

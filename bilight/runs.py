@@ -7,8 +7,8 @@ must not mean sharing it, so before anything is built `plan_run` decides, from t
 * ``fit`` (fresh): the named folder if it holds no run yet, else the next free versioned folder
   ``<name>-v1``, ``<name>-v2``, ... (printed: "runs/sft/x holds an earlier run; this run writes
   to runs/sft/x-v1"). ``--reuse_run_dir true`` writes into the named folder anyway.
-* ``fit --ckpt_path last``: the *newest* folder of that name (the highest ``-vN`` that exists, the
-  plain name being ``-v0``), from its newest checkpoint (``checkpoints/last*.ckpt`` or a SLURM
+* ``fit --ckpt_path last``: the *newest* run of that name (the highest ``-vN`` folder holding a
+  run, the plain name being ``-v0``), from its newest checkpoint (``checkpoints/last*.ckpt`` or a SLURM
   ``hpc_ckpt_*.ckpt``). If that folder has no checkpoint yet (a run killed before its first save),
   a fresh run starts in a new folder, so setting ``--ckpt_path last`` on every (re)start is safe.
   A run that already reached ``trainer.max_steps`` is not touched ("nothing to train").
@@ -92,25 +92,23 @@ def run_of_checkpoint(ckpt: Path) -> Path:
 
 def plan_fit(base: Path, ckpt_path: str | None, reuse: bool, max_steps: int | None) -> RunPlan:
     """The folder and checkpoint of a ``fit`` whose config names ``base`` (see the module docstring)."""
-    existing = versions(base)
-    newest = max(existing, default=0)
+    holding = {n: f for n, f in versions(base).items() if holds_run(f)}  # an empty folder (another rank's mkdir) is free
+    newest = max(holding, default=0)
     if reuse:
         return RunPlan(base, ckpt_path, f"{base}: reusing the folder (--reuse_run_dir true); its earlier files may be overwritten")
     if ckpt_path == "last":
-        folder = existing.get(newest)
-        ckpt = newest_checkpoint(folder) if folder is not None else None
-        if ckpt is not None and folder is not None:
-            return _resume(folder, ckpt, max_steps)
+        ckpt = newest_checkpoint(holding[newest]) if holding else None
+        if ckpt is not None:
+            return _resume(holding[newest], ckpt, max_steps)
         ckpt_path = None  # nothing to resume: a fresh run (Lightning would only warn)
     elif ckpt_path is not None and ckpt_path not in SPECIAL_CKPTS:
         owner = run_of_checkpoint(Path(ckpt_path)).resolve()
-        for folder in existing.values():
+        for folder in holding.values():
             if folder.resolve() == owner:
                 return _resume(folder, Path(ckpt_path), max_steps)
-    if not any(holds_run(f) for f in existing.values()):
+    if not holding:
         return RunPlan(base, ckpt_path, "")
-    n = next(k for k in range(newest + 1, newest + 1000) if not holds_run(versioned(base, k)))
-    folder = versioned(base, n)
+    folder = versioned(base, newest + 1)
     return RunPlan(folder, ckpt_path, f"{base} holds an earlier run; this run writes to {folder}")
 
 
@@ -128,9 +126,8 @@ def _resume(folder: Path, ckpt: Path, max_steps: int | None) -> RunPlan:
 def plan_eval(subcommand: str, base: Path, ckpt_path: str | None) -> RunPlan:
     """``<run>/eval/<subcommand>-<n>`` for the checkpoint evaluated (``last``: the newest run of ``base``'s name)."""
     if ckpt_path == "last":
-        existing = versions(base)
-        folder = existing.get(max(existing, default=0))
-        found = newest_checkpoint(folder) if folder is not None else None
+        holding = {n: f for n, f in versions(base).items() if holds_run(f)}
+        found = newest_checkpoint(holding[max(holding)]) if holding else None
         if found is None:
             raise ConfigError("--ckpt_path", "last", f"no checkpoint found under {base}", "train first or pass a .ckpt file")
         ckpt_path = str(found)
@@ -197,7 +194,8 @@ def plan_run(subcommand: str, config: Namespace) -> RunPlan:
 def _apply(plan: RunPlan, subcommand: str, trainer: Namespace, specs: list[Namespace], base: Path) -> None:
     assert plan.folder is not None
     try:
-        plan.folder.mkdir(parents=True, exist_ok=True)
+        if _is_rank_zero():
+            plan.folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(
             "trainer.logger.init_args.save_dir", str(base), f"cannot create the run folder {plan.folder} ({err.strerror})",

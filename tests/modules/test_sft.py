@@ -1,6 +1,8 @@
 import lightning as L
 import pytest
 import torch
+
+from bilight.errors import CheckpointError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from bilight.modules import SFTModule
@@ -100,5 +102,5 @@ def test_init_from_checkpoint_and_folder_restores_weights(tmp_path) -> None:
         fresh = SFTModule(tokenizer=dm.tokenizer, seed=2, init_from=str(source), **TINY_MODEL)
         for (n, p), q in zip(fresh.model.named_parameters(), trained.model.parameters(), strict=True):
             assert torch.equal(p, q), n
-    with pytest.raises(FileNotFoundError, match="init_from"):
+    with pytest.raises(CheckpointError, match="init_from"):
         SFTModule(tokenizer=dm.tokenizer, init_from=str(tmp_path / "missing.ckpt"), **TINY_MODEL)
