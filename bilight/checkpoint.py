@@ -95,7 +95,9 @@ def read_checkpoint(path: str, option: str) -> dict[str, Any]:
     if not file.is_file():
         raise CheckpointError(f"{option}: {path} does not exist or is not a file; pass a .ckpt written by bilight")
     if not zipfile.is_zipfile(file):
-        raise CheckpointError(f"{option}: {path} is not a checkpoint written by torch.save (not a zip archive: truncated, or another kind of file)")
+        raise CheckpointError(
+            f"{option}: {path} is not a checkpoint written by torch.save (not a zip archive: truncated, or another kind of file)"
+        )
     try:
         ckpt = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as err:
@@ -105,7 +107,9 @@ def read_checkpoint(path: str, option: str) -> dict[str, Any]:
         ) from err
     except (RuntimeError, OSError, EOFError, ValueError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"{option}: {path} is not a readable checkpoint ({first}); is the file complete, and written by torch.save?") from err
+        raise CheckpointError(
+            f"{option}: {path} is not a readable checkpoint ({first}); is the file complete, and written by torch.save?"
+        ) from err
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{option}: {path} holds a {type(ckpt).__name__}, not a checkpoint dictionary")
     return ckpt

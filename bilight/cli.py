@@ -133,7 +133,9 @@ def check_input_files(args: list[str]) -> None:
             where = getattr(err, "problem_mark", None)
             at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
             problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise ConfigError("--config", path, f"is not valid YAML{at}: {problem}", "fix the file (indentation, brackets, quotes)") from err
+            raise ConfigError(
+                "--config", path, f"is not valid YAML{at}: {problem}", "fix the file (indentation, brackets, quotes)"
+            ) from err
     for path in _values(args, "--ckpt_path"):
         if path not in runs.SPECIAL_CKPTS:
             read_checkpoint(path, "--ckpt_path")

@@ -8,4 +8,14 @@ from bilight.callbacks.reward_curve import RewardCurve
 from bilight.callbacks.rollout_accuracy import RolloutAccuracy
 from bilight.callbacks.summary import ExportHF, FitSummary
 
-__all__ = ["CoInfluence", "ExportHF", "FitSummary", "NonFiniteGuard", "RLReadinessReport", "ResumeRNG", "RewardCurve", "RolloutAccuracy", "diagnose"]
+__all__ = [
+    "CoInfluence",
+    "ExportHF",
+    "FitSummary",
+    "NonFiniteGuard",
+    "RLReadinessReport",
+    "ResumeRNG",
+    "RewardCurve",
+    "RolloutAccuracy",
+    "diagnose",
+]

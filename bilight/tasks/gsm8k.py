@@ -132,7 +132,10 @@ class GSM8KFormat(Task):
 
     def _report(self, total: int) -> None:
         if self.truncated:
-            warnings.warn(f"{self.path}: truncated {len(self.truncated)} of {total} questions to their last {self.max_question_tokens} tokens", stacklevel=3)
+            warnings.warn(
+                f"{self.path}: truncated {len(self.truncated)} of {total} questions to their last {self.max_question_tokens} tokens",
+                stacklevel=3,
+            )
         if self.skipped:
             shown = ", ".join(f"row {n} ({why})" for n, why in self.skipped[:5])
             more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
@@ -268,7 +271,9 @@ def _read_rows(path: str, split: str, config: str | None, limit: int | None) -> 
     rows: list[dict[str, Any]]
     if file.suffix in (".jsonl", ".json", ".parquet"):
         if not file.is_file():
-            raise DataError(f"data.task.init_args.path: no file at {path}; give the path of a .jsonl/.json/.parquet file of GSM8K-format rows")
+            raise DataError(
+                f"data.task.init_args.path: no file at {path}; give the path of a .jsonl/.json/.parquet file of GSM8K-format rows"
+            )
         if file.suffix == ".parquet":
             import pyarrow.parquet as pq
 

@@ -1,10 +1,9 @@
 import lightning as L
 import pytest
 import torch
-
-from bilight.errors import CheckpointError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from bilight.errors import CheckpointError
 from bilight.modules import SFTModule
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
 

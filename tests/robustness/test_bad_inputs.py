@@ -39,24 +39,51 @@ def _write(path: Path, text: str) -> str:
 
 
 CASES: dict[str, tuple[list[str], str]] = {
-    "min_ops>max_ops": ([*FAST, "--data.task.init_args.min_ops", "5"], "data.task.init_args.min_ops: is larger than max_ops (3) (given: 5)"),
-    "ood_min_ops>max_ops": ([*FAST, "--data.ood_task.init_args.max_ops", "2"], "data.ood_task.init_args.min_ops: is larger than max_ops (2)"),
-    "unknown_injection": ([*FAST, "--data.injection", "bridgee"], "data.injection: is not a preset (given: 'bridgee'); choose one of answer_aug, bridge"),
+    "min_ops>max_ops": (
+        [*FAST, "--data.task.init_args.min_ops", "5"],
+        "data.task.init_args.min_ops: is larger than max_ops (3) (given: 5)",
+    ),
+    "ood_min_ops>max_ops": (
+        [*FAST, "--data.ood_task.init_args.max_ops", "2"],
+        "data.ood_task.init_args.min_ops: is larger than max_ops (2)",
+    ),
+    "unknown_injection": (
+        [*FAST, "--data.injection", "bridgee"],
+        "data.injection: is not a preset (given: 'bridgee'); choose one of answer_aug, bridge",
+    ),
     "batch_size_0": ([*FAST, "--data.batch_size", "0"], "data.batch_size: must be >= 1 (given: 0)"),
     "eval_batch_size_negative": ([*FAST, "--data.eval_batch_size", "-4"], "data.eval_batch_size: must be >= 1 (given: -4)"),
     "max_new_tokens_0": ([*FAST, "--model.init_args.max_new_tokens", "0"], "model.init_args.max_new_tokens: must be >= 1 (given: 0)"),
     "max_steps_0": ([*FAST, "--trainer.max_steps", "0"], "trainer.max_steps: must be >= 1 (or -1 for no limit) (given: 0)"),
-    "template_without_question": ([*FAST, "--data.prompt_template", "Solve:"], "data.prompt_template: has no {question} placeholder (given: 'Solve:')"),
-    "heads_do_not_divide_hidden": ([*FAST, "--model.init_args.num_heads", "3"], "model.init_args.hidden_size: is not divisible by num_heads (3)"),
+    "template_without_question": (
+        [*FAST, "--data.prompt_template", "Solve:"],
+        "data.prompt_template: has no {question} placeholder (given: 'Solve:')",
+    ),
+    "heads_do_not_divide_hidden": (
+        [*FAST, "--model.init_args.num_heads", "3"],
+        "model.init_args.hidden_size: is not divisible by num_heads (3)",
+    ),
     "probability_above_1": (
         [*FAST, "--data.injection", '{"class_path": "bilight.injection.InjectionPolicy", "init_args": {"explore_p": 1.5}}'],
         "InjectionPolicy.explore_p must be in [0, 1], got 1.5",
     ),
     "unknown_option": ([*FAST, "--model.init_args.loss_typo", "3"], "Option 'loss_typo' is not accepted"),
-    "unknown_loss_type": (["--config", GRPO, "--model.init_args.loss_type", "ppo"], "Expected a typing.Literal['grpo', 'bnpo', 'dr_grpo', 'dapo']. Got value: ppo"),
-    "num_generations_1": (["--config", GRPO, "--model.init_args.num_generations", "1"], "model.init_args.num_generations: must be >= 2 (given: 1)"),
-    "epsilon_high<epsilon": (["--config", GRPO, "--model.init_args.epsilon_high", "0.1"], "model.init_args.epsilon_high: is smaller than epsilon (0.2) (given: 0.1)"),
-    "temperature_0": (["--config", GRPO, "--model.init_args.temperature", "0"], "model.init_args.temperature: must be > 0 for rollouts (given: 0.0)"),
+    "unknown_loss_type": (
+        ["--config", GRPO, "--model.init_args.loss_type", "ppo"],
+        "Expected a typing.Literal['grpo', 'bnpo', 'dr_grpo', 'dapo']. Got value: ppo",
+    ),
+    "num_generations_1": (
+        ["--config", GRPO, "--model.init_args.num_generations", "1"],
+        "model.init_args.num_generations: must be >= 2 (given: 1)",
+    ),
+    "epsilon_high<epsilon": (
+        ["--config", GRPO, "--model.init_args.epsilon_high", "0.1"],
+        "model.init_args.epsilon_high: is smaller than epsilon (0.2) (given: 0.1)",
+    ),
+    "temperature_0": (
+        ["--config", GRPO, "--model.init_args.temperature", "0"],
+        "model.init_args.temperature: must be > 0 for rollouts (given: 0.0)",
+    ),
     "top_p_0": (["--config", GRPO, "--model.init_args.top_p", "0"], "model.init_args.top_p: must be in (0, 1] (given: 0.0)"),
     "micro_batch_0": (["--config", GRPO, "--model.init_args.micro_batch_size", "0"], "model.init_args.micro_batch_size: must be >= 1"),
     "grpo_before_sft": (
@@ -64,7 +91,10 @@ CASES: dict[str, tuple[list[str], str]] = {
         "model.init_args.init_from: does not exist (given: 'runs/sft/igsm_tiny_bridge/checkpoints/last.ckpt'); "
         "it is written by `bilight fit --config configs/sft/igsm_tiny_bridge.yaml`; run that first",
     ),
-    "missing_ckpt": ([*FAST, "--ckpt_path", "runs/nothing/last.ckpt"], "--ckpt_path: runs/nothing/last.ckpt does not exist or is not a file"),
+    "missing_ckpt": (
+        [*FAST, "--ckpt_path", "runs/nothing/last.ckpt"],
+        "--ckpt_path: runs/nothing/last.ckpt does not exist or is not a file",
+    ),
     "missing_config": (["--config", "configs/sft/nope.yaml"], "--config: is not a file (given: 'configs/sft/nope.yaml')"),
     "gsm8k_missing_file": (
         [*FAST, "--data.task", "bilight.tasks.GSM8KFormat", "--data.task.init_args.path", "data/gsm8k.jsonl", "--data.ood_task", "null"],
@@ -74,7 +104,9 @@ CASES: dict[str, tuple[list[str], str]] = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_ends_in_a_short_message(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_ends_in_a_short_message(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(scratch(tmp_path))
     args, expected = CASES[case]
     code, message = run_main(["fit", *args], capsys)
@@ -87,10 +119,14 @@ def _short(code: int, message: str, expected: str) -> None:
     assert code == 2 and expected in message and "Traceback" not in message and len(message.splitlines()) <= MAX_ERROR_LINES, message
 
 
-def test_malformed_yaml_names_file_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_yaml_names_file_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(scratch(tmp_path))
     bad = _write(tmp_path / "bad.yaml", "trainer: {max_steps: 3\n  oops\n")
-    _short(*run_main(["fit", "--config", SFT, "--config", bad], capsys), f"--config: is not valid YAML at line 3, column 1: expected ',' or '}}'")
+    _short(
+        *run_main(["fit", "--config", SFT, "--config", bad], capsys), "--config: is not valid YAML at line 3, column 1: expected ',' or '}'"
+    )
 
 
 def test_garbage_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -121,15 +157,29 @@ def test_crafted_checkpoint_is_refused_and_its_payload_never_runs(
     assert not marker.exists()
 
 
-def test_checkpoint_with_another_tokenizer(sft_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_checkpoint_with_another_tokenizer(
+    sft_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(scratch(tmp_path))
-    args = ["validate", "--config", SFT, "--config", TINY, "--data.prompt_template", "Problem: {question}\nWorked solution:", "--ckpt_path", str(sft_ckpt)]
+    args = [
+        "validate",
+        "--config",
+        SFT,
+        "--config",
+        TINY,
+        "--data.prompt_template",
+        "Problem: {question}\nWorked solution:",
+        "--ckpt_path",
+        str(sft_ckpt),
+    ]
     code, message = run_main(args, capsys)
     _short(code, message, f"--ckpt_path: {sft_ckpt} was written for another model: its vocabulary has")
     assert "the tokenizer differs" in message
 
 
-def test_init_from_another_model_size(sft_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_from_another_model_size(
+    sft_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(scratch(tmp_path))
     args = ["fit", "--config", GRPO, "--config", TINY, "--model.init_args.init_from", str(sft_ckpt), "--model.init_args.hidden_size", "64"]
     code, message = run_main(args, capsys)

@@ -73,7 +73,9 @@ def test_a_full_disk_while_saving_leaves_the_previous_checkpoint_intact(tmp_path
     monkeypatch.setattr(checkpoint_module.torch, "save", full_disk)
     with pytest.raises(CheckpointError) as info:
         io.save_checkpoint({"global_step": 4, "w": torch.zeros(100)}, target)
-    assert str(info.value).startswith(f"could not write the checkpoint {target}: No space left on device (the previous checkpoint there is intact)")
+    assert str(info.value).startswith(
+        f"could not write the checkpoint {target}: No space left on device (the previous checkpoint there is intact)"
+    )
     assert _digest(target) == before and read_checkpoint(str(target), "x")["global_step"] == 2
     assert sorted(p.name for p in target.parent.iterdir()) == ["last.ckpt"]  # no temporary file left behind
     assert explain(info.value) == str(info.value)

@@ -24,7 +24,9 @@ def _jsonl(tmp_path: Path, rows: list[object], name: str = "data.jsonl") -> str:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"data.task.init_args.path: no file at .*nope.jsonl; give the path of a .jsonl/.json/.parquet file"):
+    with pytest.raises(
+        DataError, match=r"data.task.init_args.path: no file at .*nope.jsonl; give the path of a .jsonl/.json/.parquet file"
+    ):
         GSM8KFormat(str(tmp_path / "nope.jsonl"))
 
 
@@ -46,7 +48,7 @@ def test_invalid_json_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"broken.jsonl: line 2 is not valid JSON"):
         GSM8KFormat(str(path))
     (tmp_path / "list.json").write_text('{"question": "a dict, not a list"}')
-    with pytest.raises(DataError, match="a .json file holds a list of them"):
+    with pytest.raises(DataError, match=r"a \.json file holds a list of them"):
         GSM8KFormat(str(tmp_path / "list.json"))
 
 
@@ -67,10 +69,14 @@ def test_duplicate_rows_are_skipped_and_counted(tmp_path: Path) -> None:
 def test_questions_longer_than_the_budget(tmp_path: Path, too_long: str) -> None:
     path = _jsonl(tmp_path, [GOOD, OTHER])  # OTHER's question has 12 pieces (digits count one each), GOOD's 30
     if too_long == "error":
-        with pytest.raises(DataError, match=r"row 1 has a question of \d+ tokens, more than max_question_tokens=16; raise it, or set too_long"):
+        with pytest.raises(
+            DataError, match=r"row 1 has a question of \d+ tokens, more than max_question_tokens=16; raise it, or set too_long"
+        ):
             GSM8KFormat(path, max_question_tokens=16, too_long="error")
         return
-    with pytest.warns(UserWarning, match="truncated 1 of 2 questions" if too_long == "truncate" else r"skipped 1 of 2 rows: row 1 \(question of"):
+    with pytest.warns(
+        UserWarning, match="truncated 1 of 2 questions" if too_long == "truncate" else r"skipped 1 of 2 rows: row 1 \(question of"
+    ):
         task = GSM8KFormat(path, max_question_tokens=16, too_long=too_long)  # type: ignore[arg-type]
     if too_long == "skip":
         assert len(task) == 1 and task.problem(0).answer == 5

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bilight.errors import DataError
 from bilight.injection import presets, write_solution
 from bilight.injection.check import false_equalities, misplaced_spans
-from bilight.errors import DataError
 from bilight.tasks import GSM8KFormat
 from bilight.tasks.dag import Ref
 
@@ -90,5 +90,5 @@ def test_nothing_extractable_is_an_error(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_an_error() -> None:
-    with pytest.raises(DataError, match="no file at /nonexistent/gsm.jsonl"):
+    with pytest.raises(DataError, match=r"no file at /nonexistent/gsm\.jsonl"):
         GSM8KFormat("/nonexistent/gsm.jsonl")
