@@ -7,7 +7,8 @@ traceback back. Everything else (a bug, an out-of-memory error) keeps its traceb
 
 bilight's own checks raise the `BilightError` subclasses below. Errors raised by the libraries
 underneath that are, in practice, always about the input (jsonargparse's parse errors, a YAML
-syntax error, ``ValueError``/``TypeError`` from a constructor, a file that does not exist, a full
+syntax error, ``ValueError``/``TypeError`` from a constructor, Lightning's
+``MisconfigurationException``, a file that does not exist, a full
 disk, a refused pickle) are shortened by `explain` too.
 """
 
@@ -107,7 +108,9 @@ def explain(err: BaseException) -> str | None:
         if isinstance(err, FileNotFoundError):
             return _short(str(err))
         return None
-    if isinstance(err, ValueError | TypeError):
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    if isinstance(err, ValueError | TypeError | MisconfigurationException):  # raised by constructors: about their arguments
         return tidy_parser_message(str(err))
     return None
 

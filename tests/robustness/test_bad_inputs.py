@@ -91,6 +91,10 @@ CASES: dict[str, tuple[list[str], str]] = {
         "model.init_args.init_from: does not exist (given: 'runs/sft/igsm_tiny_bridge/checkpoints/last.ckpt'); "
         "it is written by `bilight fit --config configs/sft/igsm_tiny_bridge.yaml`; run that first",
     ),
+    "checkpointing_off_with_a_checkpoint_callback": (
+        ["--config", SFT, "--trainer.enable_checkpointing", "false"],
+        "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks list.",
+    ),
     "missing_ckpt": (
         [*FAST, "--ckpt_path", "runs/nothing/last.ckpt"],
         "--ckpt_path: runs/nothing/last.ckpt does not exist or is not a file",
