@@ -21,8 +21,10 @@ must not mean sharing it, so before anything is built `plan_run` decides, from t
   configured folder.
 
 ``trainer.default_root_dir`` follows the run folder, so SLURM's preemption checkpoints land in it.
-Under DDP the other ranks are re-launched with this decision in ``BILIGHT_RUN_PLAN`` (they must
-not decide again once rank 0 has started writing).
+Under DDP the ranks Lightning launches from rank 0 take its decision from ``BILIGHT_RUN_PLAN``
+(only when they are its children running its command, so a stale value is ignored); ranks started
+by ``srun``/``torchrun`` decide for themselves, harmlessly: only rank 0 writes logs, and Lightning
+broadcasts rank 0's checkpoint folder.
 """
 
 from __future__ import annotations
@@ -171,10 +173,9 @@ def plan_run(subcommand: str, config: Namespace) -> RunPlan:
     ckpt_path = None if ckpt_path is None else str(ckpt_path)
     if ckpt_path is not None and ckpt_path not in SPECIAL_CKPTS and not Path(ckpt_path).is_file():
         raise ConfigError("--ckpt_path", ckpt_path, "is not a file", "pass a .ckpt written by bilight, or `last` to resume the newest run")
-    inherited = os.environ.get(PLAN_ENV)
-    if inherited and not _is_rank_zero():  # a DDP rank re-launched by rank 0: take its decision
-        saved = json.loads(inherited)
-        plan = RunPlan(Path(saved["folder"]), saved["ckpt_path"])
+    saved = json.loads(os.environ.get(PLAN_ENV) or "{}")
+    if saved.get("pid") == os.getppid() and saved.get("argv") == sys.argv[1:] and not _is_rank_zero():
+        plan = RunPlan(Path(saved["folder"]), saved["ckpt_path"])  # a DDP rank launched by rank 0 with its command: its decision
     elif subcommand == "fit":
         if not named and trainer.get("logger") is not False:
             return RunPlan(None, ckpt_path)  # unnamed loggers version their folders themselves (version_0, version_1, ...)
@@ -185,7 +186,8 @@ def plan_run(subcommand: str, config: Namespace) -> RunPlan:
     _apply(plan, subcommand, trainer, specs, base)
     config.ckpt_path = plan.ckpt_path
     if _is_rank_zero():
-        os.environ[PLAN_ENV] = json.dumps({"folder": str(plan.folder), "ckpt_path": plan.ckpt_path})
+        shared = {"folder": str(plan.folder), "ckpt_path": plan.ckpt_path, "pid": os.getpid(), "argv": sys.argv[1:]}
+        os.environ[PLAN_ENV] = json.dumps(shared)
         if plan.message:
             print(f"bilight: {plan.message}", file=sys.stderr, flush=True)
     return plan
