@@ -42,8 +42,8 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 
 def run_process(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m bilight ARGS`` as a real process in ``cwd``."""
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT), **env}
-    full_env.pop("BILIGHT_DEBUG", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "BILIGHT_DEBUG"}
+    full_env.update({"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT), **env})
     cmd = [sys.executable, "-m", "bilight", *args]
     return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
 
