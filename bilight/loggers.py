@@ -1,7 +1,7 @@
 """`ResumableCSVLogger`: a resumed run keeps writing the same ``metrics.csv``.
 
 Lightning's ``CSVLogger`` deletes an existing ``metrics.csv`` when it starts in a non-empty
-folder, so resuming with a fixed ``version`` would erase the history of the interrupted run.
+folder, so resuming in the run's folder (`bilight.runs`) would erase the history of the interrupted run.
 This logger keeps the file: rows from before the first step the resumed run logs stay, rows
 from later steps (written after the checkpoint, about to be replayed) go, so every step appears
 once. It also flushes when a checkpoint is saved, so the rows up to a checkpoint are on disk

@@ -22,8 +22,10 @@ from torchmetrics import Metric
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 from typing_extensions import override
 
+from bilight.checkpoint import check_shapes, read_checkpoint
 from bilight.data.judge import Judge
 from bilight.data.tokenizer import tokenizer_files
+from bilight.errors import CheckpointError
 from bilight.metrics.streaming import MeanAccuracy
 from bilight.rollout import Sampling, sample_and_judge
 from bilight.types import Rollouts
@@ -39,11 +41,12 @@ def build_model(
     max_position_embeddings: int = 1024,
     dtype: str = "float32",
     seed: int = 0,
+    trust_remote_code: bool = False,
 ) -> PreTrainedModel:
     """Load ``name_or_path`` with ``from_pretrained``, or build a fresh Llama-style model for ``tokenizer``."""
     torch_dtype = getattr(torch, dtype)
     if name_or_path is not None:
-        return AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype)
+        return AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
@@ -126,6 +129,8 @@ class LMModule(L.LightningModule):
         optimizer: optimizer factory (``OptimizerCallable``); default AdamW lr 2e-3, betas (0.9, 0.95).
         scheduler: learning-rate schedule factory; default `WarmupCosine`.
         seed: seed of the freshly built model's initial weights.
+        trust_remote_code: let ``from_pretrained`` run the Python code a hub model ships (off: only
+            architectures transformers knows load).
     """
 
     def __init__(
@@ -147,6 +152,7 @@ class LMModule(L.LightningModule):
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: LRSchedulerCallable = WarmupCosine,
         seed: int = 0,
+        trust_remote_code: bool = False,
     ) -> None:
         super().__init__()
         if tokenizer is None:
@@ -160,10 +166,11 @@ class LMModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.max_new_tokens = max_new_tokens
         self.model: PreTrainedModel = build_model(
-            tokenizer, name_or_path, hidden_size, num_layers, num_heads, intermediate_size, dtype=dtype, seed=seed
-        )
+            tokenizer, name_or_path, hidden_size, num_layers, num_heads, intermediate_size, dtype=dtype, seed=seed,
+            trust_remote_code=trust_remote_code,
+        )  # fmt: skip
         if init_from is not None:
-            load_weights(self.model, init_from)
+            load_weights(self.model, init_from, trust_remote_code)
         if lora_r > 0:
             self.model = add_lora(self.model, lora_r, lora_alpha, lora_dropout, lora_target_modules)
         self._tokens_seen = 0
@@ -251,26 +258,28 @@ class LMModule(L.LightningModule):
         self.tokenizer.save_pretrained(path)
 
 
-def load_weights(model: PreTrainedModel, source: str) -> None:
-    """Copy weights into ``model`` from a Lightning checkpoint of an `LMModule` or a ``save_pretrained`` folder."""
+def load_weights(model: PreTrainedModel, source: str, trust_remote_code: bool = False) -> None:
+    """Copy weights into ``model`` from a Lightning checkpoint of an `LMModule` or a ``save_pretrained`` folder.
+
+    Nothing in the file runs as code: a ``.ckpt`` is read with ``weights_only=True`` (`read_checkpoint`),
+    a folder with ``from_pretrained`` (safetensors, or ``weights_only`` pickles) without remote code
+    unless ``trust_remote_code``. Shapes are compared before copying, so a checkpoint of another
+    model size or tokenizer is refused with the reason.
+    """
     from pathlib import Path
 
     path = Path(source)
     if not path.exists():
-        raise FileNotFoundError(f"model.init_from: {source} does not exist; pass a .ckpt written by bilight or a save_pretrained folder")
+        raise CheckpointError(f"model.init_from: {source} does not exist; pass a .ckpt written by bilight or a save_pretrained folder")
     if path.is_dir():
-        state = AutoModelForCausalLM.from_pretrained(source).state_dict()
+        state = AutoModelForCausalLM.from_pretrained(source, trust_remote_code=trust_remote_code).state_dict()
     else:
-        ckpt = torch.load(source, map_location="cpu", weights_only=False)
-        if "state_dict" not in ckpt:
-            raise ValueError(f"model.init_from: {source} has no 'state_dict'; is it a Lightning checkpoint?")
+        ckpt = read_checkpoint(source, "model.init_from")
+        if not isinstance(ckpt.get("state_dict"), dict):
+            raise CheckpointError(f"model.init_from: {source} has no 'state_dict'; is it a Lightning checkpoint written by bilight?")
         prefix = "model."
         state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
         if any(".lora_" in k or k.startswith("base_model.") for k in state):
-            raise ValueError(
-                f"model.init_from: {source} holds a LoRA model; start from the run's hf_model folder (ExportHF writes the model with LoRA merged)"
-            )
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("lm_head.weight")]  # tied to the embeddings
-    if missing or unexpected:
-        raise ValueError(f"model.init_from: {source} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+            raise CheckpointError(f"model.init_from: {source} holds a LoRA model; pass its merged export (<run>/hf_model) instead")
+    check_shapes(state, model.state_dict(), "model.init_from", source)
+    model.load_state_dict(state, strict=False)

@@ -8,7 +8,11 @@ annotations are distractors if the target does not need them. Arithmetic is exac
 divide exactly and decimals are not supported, so a row whose annotations use decimals, a
 percentage, an inexact division, a wrong stated result, or that has no annotation producing its
 final answer is *skipped* and counted in `GSM8KFormat.skipped` (row number and reason) with a
-warning, never dropped silently. A row without ``question`` or ``answer`` is an error.
+warning, never dropped silently. So are duplicate rows (same question as an earlier row) and,
+with ``max_question_tokens``, questions longer than the model's budget (``too_long``: skip them,
+truncate them to their last tokens, or stop with an error). A missing or empty file, a row
+without ``question`` or ``answer``, and a file where no row survives are errors (`DataError`)
+naming the file and the row.
 
 Rows come from a local ``.jsonl``/``.json``/``.parquet`` file or a Hugging Face dataset name
 (``datasets.load_dataset(path, name, split=split)``), once. ``problem(i)`` is the ``i``-th extractable
@@ -28,11 +32,13 @@ import json
 import random
 import re
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bilight.dag import Const, Expr, Node, ProblemDAG, Ref, evaluate
+from bilight.errors import DataError
 from bilight.tasks.base import SplitName, Task, check_split
 from bilight.tasks.expression import parse_expression
 from bilight.types import Problem
@@ -40,6 +46,7 @@ from bilight.types import Problem
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _FINAL = re.compile(r"####\s*([^\n]+)")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+_PIECE = re.compile(r" ?[A-Za-z]+| ?\d| ?[^\sA-Za-z\d]")  # the task tokenizer's pieces (words, single digits, marks)
 
 
 HELD_OUT_ORDER: tuple[str, ...] = ("val_id", "test", "probe", "rl")
@@ -61,6 +68,11 @@ class GSM8KFormat(Task):
         seed: seed of the shuffle that assigns rows to splits (the unsplit task serves file order).
         limit: read at most this many rows (``None``: all).
         split_fractions: share of the extractable rows in each held-out split; ``train`` gets the rest.
+        max_question_tokens: longest question in task-tokenizer pieces (words, single digits,
+            punctuation marks); ``None``: no limit. Keep it below the model's context minus the
+            completion budget.
+        too_long: what happens to a longer question: ``skip`` the row (counted), ``truncate`` it
+            to its last ``max_question_tokens`` pieces (counted), or ``error``.
     """
 
     name = "gsm8k"
@@ -73,12 +85,16 @@ class GSM8KFormat(Task):
         seed: int = 0,
         limit: int | None = None,
         split_fractions: Mapping[str, float] | None = None,
+        max_question_tokens: int | None = None,
+        too_long: Literal["skip", "truncate", "error"] = "skip",
     ) -> None:
         self.path = path
         self.dataset_split = split
         self.config = config
         self.seed = seed
         self.limit = limit
+        self.max_question_tokens = max_question_tokens
+        self.too_long = too_long
         self.split_fractions = dict(split_fractions) if split_fractions is not None else dict(DEFAULT_SPLIT_FRACTIONS)
         self.split_name: str | None = None
         self._view: list[int] | None = None  # rows of this split (None: every row, wrapping around)
@@ -86,30 +102,68 @@ class GSM8KFormat(Task):
 
     def _read(self) -> None:
         rows = _read_rows(self.path, self.dataset_split, self.config, self.limit)
+        if not rows:
+            raise DataError(f"{self.path}: the file has no rows; GSM8K-format rows are JSON objects with 'question' and 'answer'")
         self._problems: list[Problem] = []
         self.skipped: list[tuple[int, str]] = []
-        """Rows that could not be turned into a DAG: (1-based row number, reason)."""
+        """Rows that were left out: (1-based row number, reason)."""
+        self.truncated: list[int] = []
+        """Rows whose question was cut to ``max_question_tokens`` (1-based row numbers)."""
         self._texts: list[str] = []
+        first_row: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
             for key in ("question", "answer"):
-                if not isinstance(row.get(key), str):
-                    raise ValueError(
-                        f"{self.path}: row {number} has no {key!r} field (a string); GSM8K-format rows need 'question' and 'answer'"
+                if not isinstance(row.get(key), str) or not row[key].strip():
+                    raise DataError(
+                        f"{self.path}: row {number} has no {key!r} field (a non-empty string); GSM8K-format rows need 'question' and 'answer'"
                     )
-            self._texts.append(f"{row['question']} {row['answer']}")
+            question = self._fit(row["question"], number)
+            if question is None:
+                continue
+            if (earlier := first_row.setdefault(question.strip(), number)) != number:
+                self.skipped.append((number, f"duplicate of row {earlier}"))
+                continue
+            self._texts.append(f"{question} {row['answer']}")
             try:
-                self._problems.append(self._extract(row["question"], row["answer"], number - 1))
+                self._problems.append(self._extract(question, row["answer"], number - 1))
             except NotExtractable as err:
                 self.skipped.append((number, str(err)))
+        self._report(len(rows))
+
+    def _fit(self, question: str, number: int) -> str | None:
+        """The question within ``max_question_tokens`` (skipped rows: None)."""
+        if self.max_question_tokens is None:
+            return question
+        pieces = _PIECE.findall(question)
+        if len(pieces) <= self.max_question_tokens:
+            return question
+        if self.too_long == "error":
+            raise DataError(
+                f"{self.path}: row {number} has a question of {len(pieces)} tokens, more than max_question_tokens="
+                f"{self.max_question_tokens}; raise it, or set too_long to skip or truncate"
+            )
+        if self.too_long == "skip":
+            self.skipped.append((number, f"question of {len(pieces)} tokens > max_question_tokens"))
+            return None
+        self.truncated.append(number)
+        return "".join(pieces[-self.max_question_tokens :]).strip()
+
+    def _report(self, total: int) -> None:
+        if self.truncated:
+            warnings.warn(
+                f"{self.path}: truncated {len(self.truncated)} of {total} questions to their last {self.max_question_tokens} tokens",
+                stacklevel=3,
+            )
         if self.skipped:
             shown = ", ".join(f"row {n} ({why})" for n, why in self.skipped[:5])
             more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
-            warnings.warn(
-                f"{self.path}: skipped {len(self.skipped)} of {len(rows)} rows whose DAG cannot be extracted: {shown}{more}", stacklevel=2
-            )
+            warnings.warn(f"{self.path}: skipped {len(self.skipped)} of {total} rows: {shown}{more}", stacklevel=3)
         if not self._problems:
-            raise ValueError(
-                f"{self.path}: no row has an extractable DAG ({len(self.skipped)} skipped); see GSM8KFormat.skipped for reasons"
+            reasons = Counter("duplicate" if why.startswith("duplicate") else why for _, why in self.skipped)
+            top = "; ".join(f"{n} x {why}" for why, n in reasons.most_common(3))
+            raise DataError(
+                f"{self.path}: no usable row is left of {total} ({len(self.skipped)} skipped: {top}); see GSM8KFormat.skipped, "
+                "or check that answers end with '#### <integer>' and carry <<a*b=c>> annotations"
             )
 
     def __len__(self) -> int:
@@ -224,14 +278,19 @@ def _read_rows(path: str, split: str, config: str | None, limit: int | None) -> 
     file = Path(path)
     rows: list[dict[str, Any]]
     if file.suffix in (".jsonl", ".json", ".parquet"):
-        if not file.exists():
-            raise FileNotFoundError(f"GSM8KFormat: no file at {path}")
+        if not file.is_file():
+            raise DataError(
+                f"data.task.init_args.path: no file at {path}; give the path of a .jsonl/.json/.parquet file of GSM8K-format rows"
+            )
         if file.suffix == ".parquet":
             import pyarrow.parquet as pq
 
             rows = pq.read_table(file).to_pylist()
         elif file.suffix == ".json":
-            rows = json.loads(file.read_text())
+            try:
+                rows = json.loads(file.read_text())
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: not valid JSON at line {err.lineno} ({err.msg})") from err
         else:
             rows = []
             for number, line in enumerate(file.read_text().splitlines(), start=1):
@@ -239,9 +298,9 @@ def _read_rows(path: str, split: str, config: str | None, limit: int | None) -> 
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as err:
-                        raise ValueError(f"{path}: line {number} is not valid JSON ({err.msg})") from err
-        if not all(isinstance(r, dict) for r in rows):
-            raise ValueError(f"{path}: every row must be a JSON object with 'question' and 'answer'")
+                        raise DataError(f"{path}: line {number} is not valid JSON ({err.msg})") from err
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise DataError(f"{path}: every row must be a JSON object with 'question' and 'answer' (a .json file holds a list of them)")
     else:
         import datasets
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from bilight.errors import CheckpointError
 from bilight.modules import SFTModule
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
 
@@ -105,5 +106,5 @@ def test_init_from_checkpoint_and_folder_restores_weights(tmp_path) -> None:
         fresh = SFTModule(tokenizer=dm.tokenizer, judge=dm.judge, seed=2, init_from=str(source), **TINY_MODEL)
         for (n, p), q in zip(fresh.model.named_parameters(), trained.model.parameters(), strict=True):
             assert torch.equal(p, q), n
-    with pytest.raises(FileNotFoundError, match="init_from"):
+    with pytest.raises(CheckpointError, match="init_from"):
         SFTModule(tokenizer=dm.tokenizer, judge=dm.judge, init_from=str(tmp_path / "missing.ckpt"), **TINY_MODEL)

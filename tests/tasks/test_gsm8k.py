@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bilight.dag import Ref
+from bilight.errors import DataError
 from bilight.injection import presets, write_solution
 from bilight.injection.check import false_equalities, misplaced_spans
 from bilight.tasks import GSM8KFormat
@@ -84,10 +85,10 @@ def test_missing_field_names_file_and_row(tmp_path: Path) -> None:
 
 
 def test_nothing_extractable_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no row has an extractable DAG"), pytest.warns(UserWarning):
+    with pytest.raises(ValueError, match="no usable row is left of 1"), pytest.warns(UserWarning):
         GSM8KFormat(_write_jsonl(tmp_path / "none.jsonl", ROWS[3:4]))
 
 
 def test_missing_file_is_an_error() -> None:
-    with pytest.raises(FileNotFoundError, match="no file"):
+    with pytest.raises(DataError, match=r"no file at /nonexistent/gsm\.jsonl"):
         GSM8KFormat("/nonexistent/gsm.jsonl")
