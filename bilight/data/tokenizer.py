@@ -18,7 +18,6 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
@@ -64,7 +63,9 @@ def tokenizer_files(tokenizer: PreTrainedTokenizerBase) -> dict[str, bytes]:
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     """A pretrained tokenizer (local folder, hub name, or the one stored in a bilight ``.ckpt``) with left padding and a pad token."""
     if name_or_path.endswith(".ckpt"):
-        files = torch.load(name_or_path, map_location="cpu", weights_only=False).get("tokenizer")
+        from bilight.checkpoint import read_checkpoint  # weights_only: a crafted file never runs code here either
+
+        files = read_checkpoint(name_or_path, "model.init_from").get("tokenizer")
         if files is None:
             raise ValueError(
                 f"{name_or_path} holds no tokenizer (written before bilight stored tokenizers in checkpoints); "
