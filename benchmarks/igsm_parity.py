@@ -9,7 +9,9 @@ needs only numpy). Its generator runs as it does in the authors' data recipe
 with the "short" (vanilla) settings from the same random state, for the length ratio. Every
 answer-writing call is observed (not changed) to tell regular steps from exploration attempts.
 bilight's column comes from `bilight.injection.stats.measure` on ``IGSM(..., style=...)``.
-Both columns use the statistic names of `bilight.injection.stats.ROWS`.
+Both columns use the rows of `bilight.injection.stats.ROWS`; the verdict column applies the
+issue's targets (10% per row, 5 points per distribution bucket) to bilight against this run's
+reference column.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import argparse
 import random
 import statistics
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,11 @@ def reference_stats(checkout: Path, min_ops: int, max_ops: int, seed: int, n: in
         gd.gen_cot_answer_for_node = _observe(gd.gen_cot_answer_for_node, calls)
         state = random.getstate()
         gen.config.update(_SHORT)
+        gd.analysis_prob_list = _SHORT["analysis_prob_list"]  # the graph keeps its own copy
         plain = gen.generate_cot_answer()
         random.setstate(state)  # the long answer draws exactly what the authors' script draws
         gen.config.update(_LONG)
+        gd.analysis_prob_list = _LONG["analysis_prob_list"]
         calls.clear()
         answer = gen.generate_cot_answer()
         if abs(gd.topo[-1].value) >= 1000:
@@ -95,6 +98,8 @@ def _record(rows: dict[str, list[float]], gd: Any, question: str, answer: str, p
     add("bridge answer chars", len(answer))
     add("vanilla answer chars", len(plain))
     add("question chars", len(question))
+    add("zero answers", gd.topo[-1].value == 0)
+    add("negative answers", gd.topo[-1].value < 0)
 
 
 def _real_ops(node: Any) -> int:
@@ -123,17 +128,17 @@ def main() -> None:
     parser.add_argument("--max-ops", type=int, default=20)
     parser.add_argument("--style", default="reference", choices=("reference", "compact"))
     args = parser.parse_args()
-    from bilight.injection.stats import ROWS, format_row, measure
+    from bilight.injection.stats import measure, table
     from bilight.tasks.igsm import IGSM
 
     if not (args.reference / "iGSM-reasoning" / "igsm_reasoning").is_dir():
-        parser.error(f"--reference {args.reference}: no iGSM-reasoning/igsm_reasoning folder there; pass a checkout of czp16/Bridge-LLM-reasoning")
+        parser.error(
+            f"--reference {args.reference}: no iGSM-reasoning/igsm_reasoning folder there; pass a checkout of czp16/Bridge-LLM-reasoning"
+        )
     ref = reference_stats(args.reference, args.min_ops, args.max_ops, args.seed, args.n)
     ours = measure(IGSM(args.min_ops, args.max_ops, seed=args.seed, style=args.style), args.n)
     print(f"ops {args.min_ops}-{args.max_ops}, {args.n} problems each, seed {args.seed}; bilight style={args.style}\n")
-    print(f"| statistic | reference | bilight | |\n|---|---|---|---|")
-    for key in ROWS:
-        print(format_row(key, ref, ours))
+    print(table(ours, ref, title=f"bilight ({args.style})"))
 
 
 if __name__ == "__main__":

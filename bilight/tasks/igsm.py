@@ -60,22 +60,91 @@ HIERARCHIES: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
 # The same hierarchies named the way the reference names its entities (several words, about as long).
 REFERENCE_HIERARCHIES: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
     (
-        ("District", ("Harbor District", "Old Mill Quarter", "Riverside Ward", "Hilltop District", "Garden Quarter", "Station Square", "Lakeshore Ward", "Market Heights")),
-        ("Supermarket", ("Sunrise Market", "Corner Grocer", "Value Depot", "Green Basket", "Family Mart", "Prime Foods", "Daily Pantry", "Harvest Store")),
+        (
+            "District",
+            (
+                "Harbor District",
+                "Old Mill Quarter",
+                "Riverside Ward",
+                "Hilltop District",
+                "Garden Quarter",
+                "Station Square",
+                "Lakeshore Ward",
+                "Market Heights",
+            ),
+        ),
+        (
+            "Supermarket",
+            (
+                "Sunrise Market",
+                "Corner Grocer",
+                "Value Depot",
+                "Green Basket",
+                "Family Mart",
+                "Prime Foods",
+                "Daily Pantry",
+                "Harvest Store",
+            ),
+        ),
         ("Product", ("Tomato Soup", "Apple Pie", "Rye Bread", "Pasta Salad", "Veggie Curry", "Cheese Pizza", "Fruit Tart", "Rice Pudding")),
         ("Ingredient", ("Sea Salt", "Cane Sugar", "Rye Flour", "Olive Oil", "Goat Milk", "Wild Honey", "Sweet Basil", "Red Onion")),
     ),
     (
-        ("Zoo", ("Northgate Zoo", "Riverbend Zoo", "Sunvale Wildlife Park", "Pine Hollow Zoo", "Coral Bay Aquarium", "Prairie Safari Park", "Maple Ridge Zoo", "Harbor Wildlife Center")),
-        ("Enclosure", ("Savanna Yard", "Bamboo Grove", "Polar Basin", "Reptile House", "Bird Canopy", "Night Cavern", "Desert Ridge", "Wetland Pond")),
+        (
+            "Zoo",
+            (
+                "Northgate Zoo",
+                "Riverbend Zoo",
+                "Sunvale Wildlife Park",
+                "Pine Hollow Zoo",
+                "Coral Bay Aquarium",
+                "Prairie Safari Park",
+                "Maple Ridge Zoo",
+                "Harbor Wildlife Center",
+            ),
+        ),
+        (
+            "Enclosure",
+            ("Savanna Yard", "Bamboo Grove", "Polar Basin", "Reptile House", "Bird Canopy", "Night Cavern", "Desert Ridge", "Wetland Pond"),
+        ),
         ("Animal", ("Red Panda", "Snow Leopard", "Gray Wolf", "Black Bear", "Sea Lion", "Fruit Bat", "Brown Owl", "Green Turtle")),
         ("Bone", ("Skull", "Rib", "Femur", "Spine", "Jaw Bone", "Shoulder Blade", "Hip Bone", "Tail Bone")),
     ),
     (
-        ("School", ("Lincoln High", "Maple Grove Academy", "Riverside Elementary", "Summit Middle School", "Oak Park School", "Westfield Academy", "Lakeview Prep", "Pioneer Junior High")),
-        ("Classroom", ("Music Room", "Chemistry Lab", "Art Studio", "Reading Room", "Robotics Lab", "History Room", "Math Room", "Drama Hall")),
-        ("Backpack", ("Canvas Backpack", "Leather Satchel", "Rolling Bag", "Sports Duffel", "Laptop Backpack", "Hiking Pack", "Mini Backpack", "Tote Bag")),
-        ("Stationery", ("Ballpoint Pen", "Graph Notebook", "Glue Stick", "Pencil Case", "Color Marker", "Sticky Note", "Paper Clip", "Ruler")),
+        (
+            "School",
+            (
+                "Lincoln High",
+                "Maple Grove Academy",
+                "Riverside Elementary",
+                "Summit Middle School",
+                "Oak Park School",
+                "Westfield Academy",
+                "Lakeview Prep",
+                "Pioneer Junior High",
+            ),
+        ),
+        (
+            "Classroom",
+            ("Music Room", "Chemistry Lab", "Art Studio", "Reading Room", "Robotics Lab", "History Room", "Math Room", "Drama Hall"),
+        ),
+        (
+            "Backpack",
+            (
+                "Canvas Backpack",
+                "Leather Satchel",
+                "Rolling Bag",
+                "Sports Duffel",
+                "Laptop Backpack",
+                "Hiking Pack",
+                "Mini Backpack",
+                "Tote Bag",
+            ),
+        ),
+        (
+            "Stationery",
+            ("Ballpoint Pen", "Graph Notebook", "Glue Stick", "Pencil Case", "Color Marker", "Sticky Note", "Paper Clip", "Ruler"),
+        ),
     ),
 )
 _ITEMS = 8  # names per layer (a layer holds at most 4 items)
@@ -83,7 +152,11 @@ _ITEMS = 8  # names per layer (a layer holds at most 4 items)
 # Wording of each style: a quantity's name, the sentence stating it, the question.
 _WORDS: dict[str, dict[str, str]] = {
     "compact": {"name": "{lower} per {upper}", "sentence": "{name} equals {rhs}.", "query": "Question: What is {name}?"},
-    "reference": {"name": "each {upper}'s {lower}", "sentence": "The number of {name} equals {rhs}.", "query": "How many {lower} does each {upper} have?"},
+    "reference": {
+        "name": "each {upper}'s {lower}",
+        "sentence": "The number of {name} equals {rhs}.",
+        "query": "How many {lower} does each {upper} have?",
+    },
 }
 
 
@@ -221,8 +294,10 @@ class IGSM(Task):
     def _formula(self, rng: random.Random, q: Param, inputs: list[Param], names: dict[Param, str]) -> tuple[Expr, str]:
         """The node's expression and, for a stated quantity, the words after "equals"."""
         if q.kind == "abstract":  # sum over children of count (times the child's own total below the asked layer)
-            refs = [Ref(_qid(p)) for p in inputs]
-            terms: list[Expr] = refs if all(p.kind == "instance" for p in inputs) else [Op("*", (a, b)) for a, b in zip(refs[::2], refs[1::2], strict=True)]
+            refs: list[Expr] = [Ref(_qid(p)) for p in inputs]
+            terms: list[Expr] = (
+                refs if all(p.kind == "instance" for p in inputs) else [Op("*", (a, b)) for a, b in zip(refs[::2], refs[1::2], strict=True)]
+            )
             return (terms[0] if len(terms) == 1 else Op("+", tuple(terms))), ""
         parents = [p for p in inputs if p is not CONST]
         words: list[str] = []

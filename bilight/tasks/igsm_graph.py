@@ -23,6 +23,7 @@ into numbers and words. Nothing here knows about names, values or wording.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
@@ -83,7 +84,9 @@ def draw(rng: random.Random, n_ops: int, max_distractors: int | None = None) -> 
     weights = [math.exp(-((rel - c) ** 2)) for c in (0.2, 0.5, 0.8)]  # larger problems, wider and deeper graphs
     num_layers = rng.choices((2, 3, 4), weights)[0]
     w0, w1 = sorted(rng.choices((2, 3, 4), weights, k=2))
-    num_edges = min(rng.randint((num_layers - 1) * w0, MAX_PARAMS), rng.randint((num_layers - 1) * w0, MAX_PARAMS), (num_layers - 1) * w1 * w1)
+    num_edges = min(
+        rng.randint((num_layers - 1) * w0, MAX_PARAMS), rng.randint((num_layers - 1) * w0, MAX_PARAMS), (num_layers - 1) * w1 * w1
+    )
     start = rng.randint(0, LAYERS - num_layers)
     for _ in range(_ATTEMPTS):
         structure = _Structure.draw(rng, num_layers, w0, w1, num_edges)
@@ -114,14 +117,16 @@ class _Structure:
         grow = rng.random()
         while any(s < w1 for s in sizes):
             fewest = sum(sizes[1:])  # every item above layer 0 holds at least one item
-            most = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+            most = sum(a * b for a, b in itertools.pairwise(sizes))
             if fewest == num_edges:
                 break
             if most < num_edges or rng.random() < grow:
                 sizes[rng.choice([i for i, s in enumerate(sizes) if s < w1])] += 1
             else:
                 break
-        edges: list[tuple[Item, Item]] = [((i - 1, rng.randint(0, sizes[i - 1] - 1)), (i, j)) for i in range(1, num_layers) for j in range(sizes[i])]
+        edges: list[tuple[Item, Item]] = [
+            ((i - 1, rng.randint(0, sizes[i - 1] - 1)), (i, j)) for i in range(1, num_layers) for j in range(sizes[i])
+        ]
         while len(edges) < num_edges:
             i = rng.randint(1, num_layers - 1)
             edge = ((i - 1, rng.randint(0, sizes[i - 1] - 1)), (i, rng.randint(0, sizes[i] - 1)))
@@ -137,7 +142,9 @@ class _Structure:
                     q = Param("abstract", li, (lj, nj))
                     s.abstracts.append(q)
                     s.implied[q] = [
-                        x for lo in contains[(lj, nj)] for x in (Param("instance", lo, (lj, nj)), *([Param("abstract", li, lo)] if lj - li > 1 else []))
+                        x
+                        for lo in contains[(lj, nj)]
+                        for x in (Param("instance", lo, (lj, nj)), *([Param("abstract", li, lo)] if lj - li > 1 else []))
                     ]
         return s
 
