@@ -83,3 +83,14 @@ def test_console_script_and_summary_files(tmp_path: Path) -> None:
     assert summary["global_step"] == 2 and "val/acc_id" in summary
     assert (Path(summary["exported_model"]) / "config.json").exists()
     assert "bilight results" in result.stdout
+
+
+@pytest.mark.parametrize("injection", ["bridge:reference", "{explore_p: 0.1, detailed: true, style: reference}"])
+def test_reference_wording_is_selectable_from_yaml(injection: str, capsys) -> None:
+    args = ["--data.task.init_args.style", "reference", "--data.injection", injection, "--print_config"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(BASE), *args])
+    assert exit_info.value.code == 0
+    data = yaml.safe_load(capsys.readouterr().out)["data"]
+    assert data["task"]["init_args"]["style"] == "reference"
+    assert data["injection"] == "bridge:reference" or data["injection"]["style"] == "reference"
