@@ -47,5 +47,11 @@ def test_within_and_the_table() -> None:
 
 
 def test_moves_group_spans_by_node() -> None:
-    steps = (Step("regular", "a", 0, 1), Step("explore", "b", 2, 3), Step("analysis", "b", 4, 5), Step("explore", "b", 6, 7), Step("answer", "a", 8, 9))
+    steps = (
+        Step("regular", "a", 0, 1),
+        Step("explore", "b", 2, 3),
+        Step("analysis", "b", 4, 5),
+        Step("explore", "b", 6, 7),
+        Step("answer", "a", 8, 9),
+    )
     assert moves(Solution("x" * 9, steps, 1)) == [{"regular"}, {"explore", "analysis"}]
