@@ -26,7 +26,6 @@ from typing import Any
 
 _LONG = {"detailed_computation": True, "reflection_prob": 0.1, "analysis_prob_list": [0, 0.1, 0.4, 0.8, 1, 1, 1, 1, 1, 1, 1]}
 _SHORT = {"detailed_computation": False, "reflection_prob": 0.0, "analysis_prob_list": [0] * 11}
-_FAIL_MARKS = ("so we cannot compute it", "thus we cannot calculate it now", "is still unknown")
 
 
 def reference_stats(checkout: Path, min_ops: int, max_ops: int, seed: int, n: int) -> dict[str, float]:
