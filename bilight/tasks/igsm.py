@@ -16,7 +16,7 @@ bounded, as in the reference); otherwise it is drawn again from scratch.
 
 ``style`` only changes the words: ``"compact"`` (default; what the CPU quickstart model learns:
 one-word items, ``Lion per Oak equals 3 more than Tiger per Pine.``, ``Question: What is ...?``)
-or ``"reference"`` (the authors' wording: multi-word entities, ``The number of each Oak Ward's
+or ``"reference"`` (the authors' wording: multi-word entities, ``The number of each Riverbend Zoo's
 Snow Leopard equals ...``, ``How many ... does ... have?``). The DAG, values and order are the
 same in both for a given seed and index.
 """
