@@ -163,12 +163,18 @@ class Node:
         name: how the question and the solution refer to it (e.g. ``"Oak's Lion"``).
         expr: how its value follows from constants and other nodes.
         value: its value (filled by the task; `ProblemDAG.check` recomputes it).
+        stated: whether the question states how the node follows from others (False for a
+            quantity the problem only implies, e.g. iGSM's category totals).
+        statement: how the question states it (the words after "equals"), so a solution can
+            restate the condition before the inputs are known; empty when not recorded.
     """
 
     id: str
     name: str
     expr: Expr
     value: Value
+    stated: bool = True
+    statement: str = ""
 
     @property
     def parents(self) -> tuple[str, ...]:

@@ -117,3 +117,14 @@ def test_grpo_takes_the_tokenizer_of_the_checkpoint_it_starts_from() -> None:
     assert _tokenizer_source(None, "runs/sft/x/checkpoints/last.ckpt") == "runs/sft/x/checkpoints/last.ckpt"
     assert _tokenizer_source("Qwen/Qwen2.5-0.5B", "sft.ckpt") == "Qwen/Qwen2.5-0.5B"
     assert _tokenizer_source(None, None) is None
+
+
+@pytest.mark.parametrize("injection", ["bridge:reference", "{explore_p: 0.1, detailed: true, style: reference}"])
+def test_reference_wording_is_selectable_from_yaml(injection: str, capsys) -> None:
+    args = ["--data.task.init_args.style", "reference", "--data.injection", injection, "--print_config"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(BASE), *args])
+    assert exit_info.value.code == 0
+    data = yaml.safe_load(capsys.readouterr().out)["data"]
+    assert data["task"]["init_args"]["style"] == "reference"
+    assert data["injection"] == "bridge:reference" or data["injection"]["style"] == "reference"

@@ -33,7 +33,8 @@ def false_equalities(text: str) -> list[str]:
     """Every written equality chain of ``text`` that is not true (empty when all hold).
 
     Reads ``so v = E = ... = V`` chains (defining ``v``), ``(v = V)`` restatements, one-operation
-    lines ``A op B = C`` and ``So v = V``; variables take the value of their defining chain.
+    lines ``A op B = C``, ``So v = V`` and ``Then v = E = ... = V`` (the latter two define ``v`` when
+    it is new); variables (one letter, either case) take the value of their defining chain.
     """
     env: dict[str, Value] = {}
     bad: list[str] = []
@@ -42,14 +43,14 @@ def false_equalities(text: str) -> list[str]:
         body = sentence.rstrip(".")
         if "; so " in body:
             chains.append((body.split("; so ", 1)[1], True))
-        elif body.startswith("So ") and "\\boxed" not in body:
-            chains.append((body[3:], False))
+        elif body.startswith(("So ", "Then ")) and "\\boxed" not in body:
+            chains.append((body.split(" ", 1)[1], True))  # "So v = 5" / "Then v = a + b = ..." (reference wording) may define v
         elif " = " in body and not body.startswith(("To find", "Try", "Define")):
             chains.append((body, False))
         for chain, may_define in chains:
             parts = chain.split(" = ")
             head = parts[0].strip()
-            defining = may_define and re.fullmatch(r"[a-z]\d*", head) is not None and head not in env
+            defining = may_define and re.fullmatch(r"[A-Za-z]\d*", head) is not None and head not in env
             try:
                 values = [_value(p, env) for p in (parts[1:] if defining else parts)]
             except (ValueError, ZeroDivisionError) as err:
@@ -67,7 +68,7 @@ def misplaced_spans(solution: Solution, dag: ProblemDAG) -> list[str]:
 
     * ``explore``: names a node that is locked at that point, after the first computation and
       while necessary nodes remain; ``early_solve``/``regular``: an unlocked node, each node once;
-    * ``analysis``: immediately before the computation of its own node;
+    * ``analysis``: immediately before the computation of its own node, or an attempt at it;
     * ``subgoal``: one operation, inside its node's computation;
     * ``answer``: last, boxing the target's value; every necessary node computed.
     """
@@ -86,8 +87,8 @@ def misplaced_spans(solution: Solution, dag: ProblemDAG) -> list[str]:
                 bad.append(f"step {i}: exploration after the last necessary computation")
         elif step.kind == "analysis":
             nxt = next((s for s in steps[i + 1 :] if s.kind != "analysis"), None)
-            if nxt is None or nxt.kind not in ("regular", "early_solve") or nxt.node != nid:
-                bad.append(f"step {i}: analysis of {nid!r} not followed by its computation")
+            if nxt is None or nxt.kind not in ("regular", "early_solve", "explore") or nxt.node != nid:
+                bad.append(f"step {i}: analysis of {nid!r} not followed by its computation or an attempt at it")
         elif step.kind == "subgoal":
             if not (_SINGLE_OP.match(text) or _SINGLE_CALL.match(text)):
                 bad.append(f"step {i}: subgoal is not one operation: {text!r}")

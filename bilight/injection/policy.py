@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Augment = Literal["none", "answer", "question"]
+Style = Literal["compact", "reference"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class InjectionPolicy:
         augment: ``"answer"`` adds solutions in other random topological orders, ``"question"``
             adds reshufflings of the condition sentences (the paper's augmentation baselines).
         copies: rows per problem when augmenting (the original included).
+        style: how solutions are worded: ``"compact"`` (short sentences, the CPU quickstart's) or
+            ``"reference"`` (the BRIDGE authors' ``<think>``/``<answer>`` wording); the moves are
+            the same. Pair it with the task's own ``style`` (e.g. ``IGSM(style="reference")``).
     """
 
     explore_p: float = 0.0
@@ -39,6 +43,7 @@ class InjectionPolicy:
     early_solve: bool = True
     augment: Augment = "none"
     copies: int = 1
+    style: Style = "compact"
 
     def __post_init__(self) -> None:
         for name in ("explore_p", "explore_distractor_share"):
@@ -49,6 +54,8 @@ class InjectionPolicy:
             raise ValueError(f"InjectionPolicy.analysis_probs must be a non-empty tuple of probabilities, got {self.analysis_probs}")
         if self.copies < 1:
             raise ValueError(f"InjectionPolicy.copies must be >= 1, got {self.copies}")
+        if self.style not in ("compact", "reference"):
+            raise ValueError(f"InjectionPolicy.style must be 'compact' or 'reference', got {self.style!r}")
         if self.augment == "none" and self.copies != 1:
             raise ValueError("InjectionPolicy.copies > 1 needs augment='answer' or 'question'")
 

@@ -1,15 +1,22 @@
 """Writes a step-by-step solution of a DAG problem under an injection policy, tagging every span.
 
-Task-agnostic: it reads only the DAG (node names, expressions, values, the target). The plain
-chain of thought visits the necessary nodes in a topological order, one ``Define ... so ...``
-sentence per node. Injection adds, per the policy:
+Task-agnostic: it reads only the DAG (node names, expressions, values, statements, the target).
+The plain chain of thought visits the necessary nodes in a topological order, one computation
+per node. Injection adds, per the policy, with the BRIDGE authors' rules:
 
-* exploration: after a successful step (never before the first, never after the last), try a
-  node not yet computed. If some parent is unknown the attempt is written and abandoned
-  (``explore``); if the node happens to be unlocked it is solved early (``early_solve``).
-* exploitation: before computing a node, restate what is known about its inputs
-  (``analysis``, probability by number of parents), and compute a multi-operation node one
-  operation at a time (``subgoal``).
+* exploration: right after a successful step, with probability ``explore_p``, while the next
+  node is not the last one, try a node: a distractor (``explore_distractor_share``) or a later
+  necessary node other than the next one. A node already known is skipped and the coin tossed
+  again; a locked node (some input unknown) is written as a failed attempt (``explore``) and the
+  next toss waits for a success; an unlocked one is solved early (``early_solve``).
+* exploitation: before computing a stated node with at least one input that is another node
+  (never an implied total, never a plain number), and before a failed attempt at one, restate
+  its condition as the question words it (``analysis``, probability by number of inputs, a stated
+  number counting); in detailed mode a computation is one chain reduced one operation at a time
+  (``x = 3 * (a + b) = 3 * (5 + 2) = 3 * 7 = 21``).
+
+The wording is the policy's ``style`` (`bilight.injection.wording`); the decisions above draw from
+the same RNG in both styles, so a compact and a reference solution make the same moves.
 """
 
 from __future__ import annotations
@@ -17,49 +24,51 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from string import ascii_lowercase
 from typing import TypeVar
 
-from bilight.dag import Const, Expr, Node, ProblemDAG, Ref, consts, operations
+from bilight.dag import UNARY_OPS, Const, Expr, Node, Op, ProblemDAG, Ref, apply_op, evaluate
 from bilight.injection.policy import InjectionPolicy
+from bilight.injection.wording import VOCABULARY, Wording, render, value_text, wording
 from bilight.tasks.verify import format_value
 from bilight.types import Problem, Solution, Step, StepKind, Value
 
-_PRECEDENCE = {"or": 1, "and": 2, "+": 3, "-": 3, "*": 4, "/": 4}
-VOCABULARY = (
-    "Define as ; so = . So the answer is \\boxed{ } Try : it needs , which is not known yet ; go back . "
-    "To find , use and ( ) + - * max min not True False First Then"
-)
+__all__ = ["VOCABULARY", "expand", "reductions", "render", "write_solution"]
+
+_MAX_SKIPS = 100  # consecutive skipped exploration targets before the next regular step is taken anyway
 
 
-def _value_text(value: Value) -> str:
-    text = format_value(value)
-    return f"({text})" if text.startswith("-") else text
+def reductions(expr: Expr, values: dict[str, Value]) -> list[str]:
+    """The expression with values plugged in, then reduced one operation at a time, down to its value.
+
+    Innermost first, left to right: ``3 * (5 + 2)``, ``3 * 7``, ``21``. A constant or a copy gives
+    just its value.
+    """
+    current: Expr = _plug(expr, values)
+    chain = [render(current, {})]
+    while isinstance(current, Op):
+        current = _reduce_once(current)
+        chain.append(render(current, {}))
+    return chain
 
 
-def render(expr: Expr, leaf: dict[str, str], parent_prec: int = 0, right: bool = False) -> str:
-    """Infix text of an expression, node references shown through ``leaf`` (variables or values)."""
-    if isinstance(expr, Const):
-        return _value_text(expr.value)
+def _plug(expr: Expr, values: dict[str, Value]) -> Expr:
     if isinstance(expr, Ref):
-        return leaf[expr.node]
-    if expr.op == "not":
-        return f"not {render(expr.args[0], leaf, 5)}"
-    if expr.op in ("max", "min"):
-        return f"{expr.op}(" + ", ".join(render(a, leaf) for a in expr.args) + ")"
-    prec = _PRECEDENCE[expr.op]
-    parts = [render(a, leaf, prec, right=i > 0) for i, a in enumerate(expr.args)]
-    text = f" {expr.op} ".join(parts)
-    needs_parens = prec < parent_prec or (right and prec == parent_prec)
-    return f"({text})" if needs_parens else text
+        return Const(values[expr.node])
+    if isinstance(expr, Op):
+        return Op(expr.op, tuple(_plug(a, values) for a in expr.args))
+    return expr
 
 
-def _op_text(op: str, a: Value, b: Value | None, out: Value) -> str:
-    if b is None:
-        return f"{op} {_value_text(a)} = {_value_text(out)}"
-    if op in ("max", "min"):
-        return f"{op}({_value_text(a)}, {_value_text(b)}) = {_value_text(out)}"
-    return f"{_value_text(a)} {op} {_value_text(b)} = {_value_text(out)}"
+def _reduce_once(expr: Op) -> Expr:
+    """``expr`` with its leftmost innermost operation done (an n-ary sum folds its first two terms)."""
+    for i, arg in enumerate(expr.args):
+        if isinstance(arg, Op):
+            return Op(expr.op, (*expr.args[:i], _reduce_once(arg), *expr.args[i + 1 :]))
+    values = [a.value for a in expr.args if isinstance(a, Const)]
+    if expr.op in UNARY_OPS:
+        return Const(apply_op(expr.op, values[0]))
+    folded = Const(apply_op(expr.op, values[0], values[1]))
+    return folded if len(expr.args) == 2 else Op(expr.op, (folded, *expr.args[2:]))
 
 
 @dataclass
@@ -70,11 +79,16 @@ class _Doc:
     steps: list[Step] = field(default_factory=list)
     length: int = 0
 
-    def add(self, kind: StepKind, node: str | None, text: str) -> None:
+    def add(self, kind: StepKind, node: str | None, text: str, sep: str = " ") -> None:
         if self.parts:
-            self.parts.append(" ")
-            self.length += 1
+            self.parts.append(sep)
+            self.length += len(sep)
         self.steps.append(Step(kind, node, self.length, self.length + len(text)))
+        self.parts.append(text)
+        self.length += len(text)
+
+    def lead(self, text: str) -> None:
+        """Untagged opening text (a style's preamble)."""
         self.parts.append(text)
         self.length += len(text)
 
@@ -85,63 +99,78 @@ class _Doc:
 class _Writer:
     def __init__(self, dag: ProblemDAG, policy: InjectionPolicy, rng: random.Random) -> None:
         self.dag, self.policy, self.rng = dag, policy, rng
+        self.words: Wording = wording(policy.style, random.Random(rng.getrandbits(32)), [n.id for n in dag.nodes])
         self.doc = _Doc()
         self.known: dict[str, Value] = {}
-        self.var: dict[str, str] = {}
 
-    def analysis(self, node: Node) -> None:
-        parts = [f"{self.dag.node(p).name} ({self.var[p]} = {_value_text(self.known[p])})" for p in node.parents]
-        parts += [_value_text(v) for v in consts(node.expr)]
-        self.doc.add("analysis", node.id, f"To find {node.name}, use " + " and ".join(parts) + ".")
+    def _analysis(self, node: Node) -> str | None:
+        """The restated condition, when this node gets one (stated, fed by another node, coin)."""
+        if not node.stated or not node.parents or self.rng.random() >= self.policy.analysis_prob(node.num_parents):
+            return None
+        names = {p: self.dag.node(p).name for p in node.parents}
+        return self.words.analysis(node, node.statement or render(node.expr, names))
+
+    def _emit(self, kind: StepKind, node: Node, pieces: list[tuple[str, str]]) -> None:
+        """Pieces are (role, text): role ``analysis`` gets its own span, the others ``kind``."""
+        first = True
+        for role, text in pieces:
+            self.doc.add("analysis" if role == "analysis" else kind, node.id, text, self.words.sep if first else " ")
+            first = False
 
     def compute(self, node: Node, kind: StepKind) -> None:
-        if self.rng.random() < self.policy.analysis_prob(node.num_parents):
-            self.analysis(node)
-        var = ascii_lowercase[len(self.var) % 26] + ("" if len(self.var) < 26 else str(len(self.var) // 26))
-        self.var[node.id] = var
-        ops = operations(node.expr, self.known)
-        if not ops:  # a stated constant, or a copy of another node
-            value_text = render(node.expr, {p: f"{self.var[p]} = {_value_text(self.known[p])}" for p in node.parents})
-            self.doc.add(kind, node.id, f"Define {node.name} as {var}; so {var} = {value_text}.")
-        elif self.policy.detailed and len(ops) > 1:
-            self.doc.add(kind, node.id, f"Define {node.name} as {var}; so {var} = {render(node.expr, self.var)}.")
-            for op, a, b, out in ops:
-                self.doc.add("subgoal", node.id, _op_text(op, a, b, out) + ".")
-            self.doc.add(kind, node.id, f"So {var} = {_value_text(node.value)}.")
-        else:
-            with_vars = render(node.expr, self.var)
-            with_values = render(node.expr, {p: _value_text(self.known[p]) for p in node.parents})
-            chain = " = ".join(dict.fromkeys((with_vars, with_values, _value_text(node.value))))  # no repeated links
-            self.doc.add(kind, node.id, f"Define {node.name} as {var}; so {var} = {chain}.")
+        analysis = self._analysis(node)
+        with_vars = render(node.expr, {p: self.words.var(p) for p in node.parents})
+        chain = reductions(node.expr, self.known) if self.policy.detailed else _short(node.expr, self.known)
+        self._emit(kind, node, self.words.compute(node, with_vars, chain, analysis))
         self.known[node.id] = node.value
 
-    def explore(self, later: list[str]) -> None:
-        distractors = [d for d in self.dag.distractors if d not in self.known]
+    def attempt(self) -> str:
+        """One exploration toss: ``skip`` (target known), ``fail``, ``early`` or ``none``."""
+        distractors = self.dag.distractors
+        later = self._later
         if distractors and self.rng.random() < self.policy.explore_distractor_share:
             target = self.rng.choice(distractors)
-        elif later:
-            target = self.rng.choice(later)
         else:
-            return
+            target = self.rng.choice(later)
+        if target in self.known:
+            return "skip"
         node = self.dag.node(target)
         missing = [p for p in node.parents if p not in self.known]
-        if missing:
-            names = " and ".join(self.dag.node(p).name for p in missing)
-            self.doc.add("explore", target, f"Try {node.name}: it needs {names}, which is not known yet; go back.")
-        elif self.policy.early_solve:
+        if not missing:
+            if not self.policy.early_solve:
+                return "skip"
             self.compute(node, "early_solve")
+            return "early"
+        analysis = self._analysis(node)
+        self._emit("explore", node, self.words.fail(node, [self.dag.node(p).name for p in missing], analysis))
+        return "fail"
 
     def write(self, order: tuple[str, ...]) -> Solution:
-        for i, nid in enumerate(order):
-            if nid in self.known:  # solved early by an exploration attempt
+        preamble = self.words.preamble()
+        if preamble:
+            self.doc.lead(preamble)
+        i, last_ok, skips = 0, False, 0
+        while i < len(order):
+            if 0 < i < len(order) - 1 and last_ok and skips < _MAX_SKIPS and self.rng.random() < self.policy.explore_p:
+                self._later = order[i + 1 :]
+                outcome = self.attempt()
+                skips = skips + 1 if outcome == "skip" else 0
+                last_ok = outcome != "fail"
                 continue
-            self.compute(self.dag.node(nid), "regular")
-            later = [n for n in order[i + 1 :] if n not in self.known]
-            if later and self.policy.explore_p > 0 and self.rng.random() < self.policy.explore_p:
-                self.explore(later)
+            skips = 0
+            if order[i] not in self.known:
+                self.compute(self.dag.node(order[i]), "regular")
+                last_ok = True
+            i += 1
         answer = self.known[self.dag.target]
-        self.doc.add("answer", self.dag.target, f"So the answer is \\boxed{{{format_value(answer)}}}.")
+        self.doc.add("answer", self.dag.target, self.words.answer(format_value(answer)), self.words.sep)
         return Solution(text=self.doc.text(), steps=tuple(self.doc.steps), answer=answer)
+
+
+def _short(expr: Expr, values: dict[str, Value]) -> list[str]:
+    """Values plugged in, then the result (one link when they read the same)."""
+    plugged, result = render(_plug(expr, values), {}), value_text(evaluate(expr, values))
+    return [plugged] if plugged == result else [plugged, result]
 
 
 def write_solution(problem: Problem, policy: InjectionPolicy, rng: random.Random, order: tuple[str, ...] | None = None) -> Solution:

@@ -8,7 +8,7 @@ equality a written solution states). Both parse with `parse_expression` and comp
 
 Grammar, loosest binding first: ``or`` < ``and`` < ``not`` < ``+ -`` < ``* /`` < unary minus <
 ``max(...)``/``min(...)`` calls, parentheses and leaves. Binary operators fold to the left. A leaf
-(an integer, a decimal, ``True``/``False`` or a variable name ``a``..``z`` with optional digits) is
+(an integer, a decimal, ``True``/``False`` or a variable name, one letter ``a``..``z`` or ``A``..``Z`` with optional digits) is
 turned into an `Expr` by the caller's ``leaf`` function, which is where GSM8K maps a number equal to
 an earlier result to an edge and rejects decimals; `default_leaf` reads integers and truth values as
 constants and names as references.
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from bilight.dag import Const, Expr, Op, Ref
 
-_TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?|True|False|max|min|and|or|not|[a-z]\d*|[-+*/(),])")
+_TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?|True|False|max|min|and|or|not|[A-Za-z]\d*|[-+*/(),])")
 
 
 def default_leaf(token: str) -> Expr:

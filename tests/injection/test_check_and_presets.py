@@ -11,6 +11,13 @@ from bilight.injection.check import false_equalities, misplaced_spans
 from bilight.tasks import IGSM, ProblemDAG
 
 
+def test_false_equalities_reads_the_reference_wording() -> None:
+    ok = "- The number of each A's B is 5. Let it be Q. So Q = 5.\n- Next, let x represent the number of C. Then x = 3 * (Q + 2) = 3 * (5 + 2) = 3 * 7 = 21."
+    assert false_equalities(ok) == []
+    assert false_equalities(ok.replace("= 21.", "= 22."))
+    assert false_equalities("So Q = 5. Then x = Q + 1 = 5 + 1 = 7.")
+
+
 def test_false_equalities_catches_wrong_arithmetic() -> None:
     assert false_equalities("Define X as a; so a = 3. Define Y as b; so b = a + 4 = 3 + 4 = 7. 3 * (-2) = (-6). So b = 7.") == []
     assert false_equalities("Define X as a; so a = 3 + 4 = 8.")
@@ -28,6 +35,14 @@ def test_presets_by_name(name: str) -> None:
 def test_unknown_preset_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="bridge"):
         presets.get("brige")
+    with pytest.raises(ValueError, match="style"):
+        presets.get("bridge:fancy")
+
+
+def test_preset_style_by_argument_or_name() -> None:
+    assert presets.get("bridge:reference") == presets.bridge(style="reference") == presets.get("bridge", style="reference")
+    assert presets.get("vanilla:reference").style == "reference" and presets.get("vanilla").style == "compact"
+    assert presets.bridge(style="reference").explore_p == presets.bridge().explore_p
 
 
 def test_reference_recipe_knobs() -> None:
@@ -54,7 +69,7 @@ def test_ablations_inject_only_their_half() -> None:
         explore_kinds |= {s.kind for s in write_solution(p, presets.explore_only(), random.Random(i)).steps}
         exploit_kinds |= {s.kind for s in write_solution(p, presets.exploit_only(), random.Random(i)).steps}
     assert "explore" in explore_kinds and not explore_kinds & {"analysis", "subgoal"}
-    assert {"analysis", "subgoal"} <= exploit_kinds and not exploit_kinds & {"explore", "early_solve"}
+    assert "analysis" in exploit_kinds and not exploit_kinds & {"explore", "early_solve", "subgoal"}
 
 
 def test_answer_aug_rows_have_distinct_orders_with_the_target_last() -> None:
@@ -90,7 +105,7 @@ def _count_orders(dag: ProblemDAG, limit: int) -> int:
 
 
 def test_answer_aug_on_a_chain_repeats_its_only_order() -> None:
-    task = IGSM(1, 1, seed=0)
+    task = IGSM(2, 2, seed=0)
     problem = next(p for p in map(task.problem, range(50)) if len(p.dag.necessary) == 2 and len(p.dag.node(p.dag.target).parents) == 1)
     rows = expand(problem, presets.answer_aug(k=4), random.Random(0))
     assert len(rows) == 4 and len({r[1].text for r in rows}) == 1
