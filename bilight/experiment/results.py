@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bilight.metrics.stats import mean_se, spearman
+from bilight.metrics.stats import spearman
 
 SPLITS = ("test_id", "test_ood")
 DIAGNOSTICS = ("mean_alpha", "informative_mass", "co_influence", "delta_j")
@@ -60,7 +60,9 @@ def summarize(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], seeds:
         entry: dict[str, Any] = {"seeds": [c["seed"] for c in mine]}
         for stage in ("sft", "grpo"):
             entry[stage] = {
-                split: {m: _spread([c[stage][split][m] for c in mine]) for m in metric_names(k)} for split in SPLITS if split in mine[0][stage]
+                split: {m: _spread([c[stage][split][m] for c in mine]) for m in metric_names(k)}
+                for split in SPLITS
+                if split in mine[0][stage]
             }
         entry["gain"] = {
             split: {m: _spread([c["gain"][split][m]["mean"] for c in mine]) for m in metric_names(k)[:2]}

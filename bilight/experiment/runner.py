@@ -151,8 +151,8 @@ def plan(experiment: Experiment, output_dir: Path) -> list[Stage]:
             for name in STAGES:
                 spec = specs[name]
                 overlay = cell_dir / "configs" / f"{name}.yaml"
-                argv = (sys.executable, "-m", "bilight", SUBCOMMANDS[name], "--config", spec.config.format(recipe=recipe))
-                argv += ("--config", str(overlay), *spec.args)
+                config = spec.config.format(recipe=recipe)
+                argv = (sys.executable, "-m", "bilight", SUBCOMMANDS[name], "--config", config, "--config", str(overlay), *spec.args)
                 stages.append(Stage(recipe, seed, name, cell_dir / name, argv, resumable=SUBCOMMANDS[name] == "fit"))
     return stages
 

@@ -44,7 +44,7 @@ def test_run_stage_marks_done_and_reports_failures(tmp_path):
     assert json.loads(stage.done_file.read_text())["command"][-1] == "print('hello')"
     assert "hello" in (tmp_path / "cell" / "stage.log").read_text()
     bad = fake_stage(tmp_path, "raise SystemExit(3)")
-    with pytest.raises(RuntimeError, match="exit 3.*re-run to resume"):
+    with pytest.raises(RuntimeError, match=r"exit 3.*re-run to resume"):
         run_stage(bad, lambda _: None)
 
 
