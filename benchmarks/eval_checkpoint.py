@@ -23,6 +23,7 @@ import json
 import math
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -33,7 +34,7 @@ import yaml
 from bilight.data import BilightDataModule
 from bilight.metrics.accuracy import mean_pass_at_k
 from bilight.modules.common import build_model, load_weights
-from bilight.rollout import generate
+from bilight.rollout import Sampling, sample_and_judge
 
 
 def load(config: str, model_path: str, num: int) -> tuple[BilightDataModule, torch.nn.Module, dict]:
@@ -57,23 +58,14 @@ def evaluate(dm: BilightDataModule, model: torch.nn.Module, split: str, k: int, 
     loader = dm._loader(dm.datasets[split], 125)
     greedy: list[float] = []
     sampled: list[list[float]] = []
-    tok = dm.tokenizer
+    judged = partial(sample_and_judge, model, dm.tokenizer, split=split, judge=dm.judge)
     for b, batch in enumerate(loader):
-        ids, mask, index = batch["prompt_ids"], batch["prompt_mask"], batch["index"].tolist()
-        out = generate(
-            model, ids, mask, max_new_tokens=max_new_tokens, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, do_sample=False
-        )
-        texts = tok.batch_decode(out.completion_ids, skip_special_tokens=True)
-        greedy += [float(dm.verify(split, i, t).correct) for i, t in zip(index, texts, strict=True)]  # type: ignore[arg-type]
+        out = judged(batch, sampling=Sampling(greedy=True, max_new_tokens=max_new_tokens))
+        greedy += out.correct.tolist()
         if k > 0:
-            gen = torch.Generator().manual_seed(12345 + b)
-            out = generate(
-                model, ids, mask, max_new_tokens=max_new_tokens, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                num_generations=k, temperature=temperature, generator=gen,
-            )  # fmt: skip
-            texts = tok.batch_decode(out.completion_ids, skip_special_tokens=True)
-            rows = [float(dm.verify(split, i, t).correct) for i, t in zip([i for i in index for _ in range(k)], texts, strict=True)]  # type: ignore[arg-type]
-            sampled += [rows[j * k : (j + 1) * k] for j in range(len(index))]
+            sampling = Sampling(num_samples=k, temperature=temperature, max_new_tokens=max_new_tokens)
+            out = judged(batch, sampling=sampling, generator=torch.Generator().manual_seed(12345 + b))
+            sampled += out.grouped(out.correct).tolist()
     n = len(greedy)
     p = sum(greedy) / n
     result = {"split": split, "n": n, "greedy": p, "greedy_se": math.sqrt(p * (1 - p) / n)}

@@ -6,15 +6,18 @@ distractors; the model is a 2-layer Llama with hidden size 32 (about 30k paramet
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from bilight.data.datamodule import BilightDataModule
+from bilight.data.judge import Judge
 from bilight.data.tokenizer import build_task_tokenizer
 from bilight.injection.writer import VOCABULARY
 from bilight.modules.common import build_model
 from bilight.tasks import IGSM
+from bilight.types import Verdict
 
 TINY_MODEL: dict[str, Any] = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64}
 
@@ -47,3 +50,18 @@ def tiny_datamodule(**overrides: Any) -> BilightDataModule:
     }
     kwargs.update(overrides)
     return BilightDataModule(**kwargs)
+
+
+class StandInJudge(Judge):
+    """A judge with the data module's problems and a stand-in verifier ``verdict(index, text) -> bool``.
+
+    A random tiny model is never right, so tests of the diagnostics replace the verifier to make
+    rollout accuracy vary across prompts and samples.
+    """
+
+    def __init__(self, judge: Judge, verdict: Callable[[int, str], bool]) -> None:
+        super().__init__(judge.tasks, judge.sizes, judge.prompt_template, judge.eval_splits)
+        self.verdict = verdict
+
+    def __call__(self, split: str, indices: Sequence[int], texts: Sequence[str]) -> list[Verdict]:
+        return [Verdict(correct=bool(self.verdict(int(i), t)), predicted=None) for i, t in zip(indices, texts, strict=True)]

@@ -1,13 +1,13 @@
-"""The nouns every layer shares: problems, their DAGs' solutions, verdicts and rollout batches.
+"""The nouns every layer shares: problems, their DAGs' solutions, verdicts and rollouts.
 
 Everything here is a frozen dataclass so that a problem or a solution can be hashed, cached and
 compared in tests. ``tasks`` and ``injection`` import this module without importing torch: the
-tensor record (`RolloutBatch`) only names ``torch.Tensor`` for type checkers.
+tensor record (`Rollouts`) only names ``torch.Tensor`` for type checkers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ StepKind = Literal["regular", "explore", "analysis", "subgoal", "early_solve", "
 * ``early_solve``: an exploration target that happened to be unlocked, solved ahead of order.
 * ``answer``: the closing ``\\boxed{}`` sentence.
 """
-
-STEP_KINDS: tuple[StepKind, ...] = ("regular", "explore", "analysis", "subgoal", "early_solve", "answer")
 
 
 @dataclass(frozen=True)
@@ -101,27 +99,55 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class RolloutBatch:
-    """A batch of B prompts with G sampled completions each (a GRPO group per prompt).
+class Rollouts:
+    """Completions of ``B`` prompts, ``G`` each: the one record for every batch of completions.
+
+    One layout: every per-completion field is flat, ``[B*G, ...]``, and rows ``b*G:(b+1)*G`` belong
+    to prompt ``b`` (`grouped` views a ``[B*G]`` field as ``[B, G]``). `bilight.rollout.generate`
+    fills the token fields; `bilight.rollout.sample_and_judge` adds ``texts``, ``correct`` and
+    ``verdicts``; GRPO adds ``rewards``.
 
     Attributes:
-        prompt_ids: ``[B, P]`` left-padded prompt tokens.
-        prompt_mask: ``[B, P]`` 1 on real prompt tokens.
-        completion_ids: ``[B*G, T]`` right-padded completions; rows ``g*G:(g+1)*G`` belong to prompt ``g``.
-        completion_mask: ``[B*G, T]`` 1 on generated tokens up to and including EOS.
-        old_logprobs: ``[B*G, T]`` token log-probs under the policy that sampled them.
-        rewards: ``[B, G]`` total (possibly shaped) reward.
-        correct: ``[B, G]`` binary verifier correctness, kept apart from shaped rewards.
-        truncated: ``[B*G]`` True where generation hit ``max_new_tokens`` without EOS.
-        texts: decoded completions, ``B*G`` strings.
+        prompt_ids: ``[B, P]`` long, left-padded prompt tokens.
+        prompt_mask: ``[B, P]`` long, 1 on real prompt tokens.
+        completion_ids: ``[B*G, T]`` long, right-padded with the pad id; ``T`` is the longest completion.
+        completion_mask: ``[B*G, T]`` long, 1 on generated tokens up to and including EOS (or the
+            token that completed a stop string), 0 after.
+        logprobs: ``[B*G, T]`` float32 log-probs of the chosen tokens under the sampling policy, 0 on padding.
+        truncated: ``[B*G]`` bool, True where the budget ran out before EOS or a stop string.
+        texts: ``B*G`` decoded completions (without special tokens); empty until decoded.
+        correct: ``[B*G]`` float32 0/1 verifier correctness; None until judged.
+        verdicts: ``B*G`` verdicts of the judge; empty until judged.
+        rewards: ``[B*G]`` float32 total (possibly shaped) reward; None until scored.
+        index: ``[B]`` long problem index of each prompt in ``split``; None for prompts of no split.
+        split: the split the prompts come from (``""`` when none).
     """
 
     prompt_ids: torch.Tensor
     prompt_mask: torch.Tensor
     completion_ids: torch.Tensor
     completion_mask: torch.Tensor
-    old_logprobs: torch.Tensor
-    rewards: torch.Tensor
-    correct: torch.Tensor
+    logprobs: torch.Tensor
     truncated: torch.Tensor
-    texts: tuple[str, ...] = field(default=())
+    texts: tuple[str, ...] = ()
+    correct: torch.Tensor | None = None
+    verdicts: tuple[Verdict, ...] = ()
+    rewards: torch.Tensor | None = None
+    index: torch.Tensor | None = None
+    split: str = ""
+
+    @property
+    def num_prompts(self) -> int:
+        """``B``."""
+        return int(self.prompt_ids.shape[0])
+
+    @property
+    def group_size(self) -> int:
+        """``G``, completions per prompt."""
+        return int(self.completion_ids.shape[0]) // max(1, self.num_prompts)
+
+    def grouped(self, values: torch.Tensor | None) -> torch.Tensor:
+        """A ``[B*G, ...]`` field viewed as ``[B, G, ...]`` (a missing field is an error)."""
+        if values is None:
+            raise ValueError("Rollouts: this field is not filled yet (judge or score the rollouts first)")
+        return values.view(self.num_prompts, self.group_size, *values.shape[1:])

@@ -12,7 +12,7 @@ from bilight.cli import run as main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
-FRAGMENT_DIRS = {"debug", "callbacks", "cluster"}
+FRAGMENT_DIRS = {"debug", "callbacks", "cluster"}  # base/ fragments are full configs of their own
 BASE = ROOT / "configs" / "sft" / "igsm_tiny_bridge.yaml"
 
 
@@ -83,3 +83,37 @@ def test_console_script_and_summary_files(tmp_path: Path) -> None:
     assert summary["global_step"] == 2 and "val/acc_id" in summary
     assert (Path(summary["exported_model"]) / "config.json").exists()
     assert "bilight results" in result.stdout
+
+
+def _resolved(*configs: str, capsys) -> dict:
+    with pytest.raises(SystemExit):
+        main(["fit", *[a for c in configs for a in ("--config", str(ROOT / "configs" / c))], "--print_config"])
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "question_aug", "answer_aug", "explore_only", "exploit_only"])
+def test_sft_recipes_are_the_bridge_config_but_for_injection_and_run_folder(variant: str, capsys) -> None:
+    bridge = _resolved("sft/igsm_tiny_bridge.yaml", capsys=capsys)
+    other = _resolved(f"sft/igsm_tiny_{variant}.yaml", capsys=capsys)
+    assert other["data"].pop("injection") == variant and bridge["data"].pop("injection") == "bridge"
+    versions = {lg["init_args"]["version"] for lg in other["trainer"].pop("logger")}
+    assert versions == {f"igsm_tiny_{variant}"}
+    bridge["trainer"].pop("logger")
+    assert other == bridge
+
+
+def test_grpo_and_diagnose_share_the_sft_model_and_tasks(capsys) -> None:
+    sft = _resolved("sft/igsm_tiny_bridge.yaml", capsys=capsys)
+    for stage in ("grpo/igsm_tiny_bridge.yaml", "diagnose/igsm_tiny.yaml"):
+        other = _resolved(stage, capsys=capsys)
+        for key in ("hidden_size", "num_layers", "num_heads"):
+            assert other["model"]["init_args"][key] == sft["model"]["init_args"][key]
+        assert other["data"]["task"] == sft["data"]["task"] and other["data"]["ood_task"] == sft["data"]["ood_task"]
+
+
+def test_grpo_takes_the_tokenizer_of_the_checkpoint_it_starts_from() -> None:
+    from bilight.cli import _tokenizer_source
+
+    assert _tokenizer_source(None, "runs/sft/x/checkpoints/last.ckpt") == "runs/sft/x/checkpoints/last.ckpt"
+    assert _tokenizer_source("Qwen/Qwen2.5-0.5B", "sft.ckpt") == "Qwen/Qwen2.5-0.5B"
+    assert _tokenizer_source(None, None) is None

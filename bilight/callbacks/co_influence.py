@@ -33,21 +33,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from torch.func import functional_call, grad, vmap
 from typing_extensions import override
 
-from bilight.callbacks.probe import ProbeCallback, ProbeRollouts, chunk_seed, rank_chunks, reduce_sum, sample_probe
-from bilight.data.datamodule import BilightDataModule
+from bilight.callbacks.probe import ProbeCallback, chunk_seed, rank_chunks, reduce_sum, sample_probe
 from bilight.losses import token_logprobs
 from bilight.metrics import CoInfluence as CoInfluenceResult
 from bilight.metrics import InfluenceStats, Projector, co_influence, influence_stats
 from bilight.metrics.plots import co_influence_figure
 from bilight.metrics.projection import ProjectionKind
 from bilight.modules.common import LMModule
+from bilight.types import Rollouts
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class InfluenceResult:
     step: int
 
 
-def rollout_sequences(probe: ProbeRollouts, prompt: int, num_samples: int) -> Iterator[tuple[torch.Tensor, int]]:
+def rollout_sequences(probe: Rollouts, prompt: int, num_samples: int) -> Iterator[tuple[torch.Tensor, int]]:
     """``(ids [P_q + T_o], P_q)`` for each rollout of prompt ``prompt`` of a chunk: prompt and completion, unpadded."""
     prompt_ids = probe.prompt_ids[prompt][probe.prompt_mask[prompt].bool()]
     for o in range(prompt * num_samples, (prompt + 1) * num_samples):
@@ -83,67 +83,48 @@ class CoInfluence(ProbeCallback):
     """Co-influence K+ - K- and the dJ estimate over all ordered pairs of probe prompts.
 
     Args:
-        every_n_steps: also run every this many optimizer steps during fit (None: only at validation).
-        on_validation: run at the end of every validation run (fit and ``validate``), except the sanity check.
-        num_prompts: probe prompts M (the first ones of the data module's ``probe`` split).
-        num_samples: rollouts per prompt N.
-        temperature: sampling temperature of the rollouts.
-        max_new_tokens: generation budget (None: the module's ``max_new_tokens``).
-        chunk_size: prompts sampled per batch, and the unit of work split across ranks.
-        seed: seeds the rollout generators and the projection.
+        num_prompts: probe prompts M (the first ones of the ``probe`` split); 32 here, as each costs N backward passes.
         dim: projected gradient dimension d (memory ``M N d`` floats).
         kind: projection kind (``sparse``, ``gaussian``, ``rademacher``), see the module docstring.
         reduction: ``mean`` (per-token mean log-likelihood) or ``sum``.
         per_sample: ``loop`` (batch-1 backward per rollout) or ``vmap`` (``torch.func``, no attention mask).
+        **kwargs: the other probe arguments of `ProbeCallback` (``num_samples``, ``every_n_steps``, ``seed``, ...).
     """
 
     def __init__(
         self,
-        every_n_steps: int | None = None,
-        on_validation: bool = True,
         num_prompts: int = 32,
-        num_samples: int = 8,
-        temperature: float = 1.0,
-        max_new_tokens: int | None = None,
-        chunk_size: int = 16,
-        seed: int = 0,
         dim: int = 512,
         kind: ProjectionKind = "sparse",
         reduction: Literal["mean", "sum"] = "mean",
         per_sample: Literal["loop", "vmap"] = "loop",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(every_n_steps, on_validation, num_prompts, num_samples, temperature, max_new_tokens, chunk_size, seed)
+        super().__init__(num_prompts=num_prompts, **kwargs)
         if reduction not in ("mean", "sum") or per_sample not in ("loop", "vmap"):
             raise ValueError(f"CoInfluence: reduction must be mean|sum and per_sample loop|vmap, got {reduction!r}, {per_sample!r}")
         self.dim, self.kind, self.reduction, self.per_sample = dim, kind, reduction, per_sample
         self.result: InfluenceResult | None = None
 
     @override
-    def measure(self, trainer: L.Trainer, module: LMModule, datamodule: BilightDataModule) -> dict[str, float]:
-        m, n = self.probe_size(datamodule), self.num_samples
+    def measure(self, trainer: L.Trainer, module: LMModule) -> dict[str, float]:
+        m, n = self.probe_size(module), self.num_samples
         names, params = zip(*[(k, p) for k, p in module.model.named_parameters() if p.requires_grad], strict=True)
         projector = Projector.for_parameters(params, self.dim, seed=self.seed, kind=self.kind)
         # Per-prompt statistics (raw, cosine), correctness and gradient norms in one table: one all-reduce.
         stats = torch.zeros(2, 3, m, self.dim, dtype=torch.float64)
         small = torch.zeros(m, n + 1, dtype=torch.float64)  # [correct x N | mean gradient norm]
         for chunk, rows in rank_chunks(m, self.chunk_size, trainer.global_rank, trainer.world_size):
-            probe = sample_probe(
-                module,
-                datamodule,
-                rows,
-                num_samples=n,
-                temperature=self.temperature,
-                max_new_tokens=self.budget(module),
-                seed=chunk_seed(self.seed, chunk),
-            )
+            probe = sample_probe(module, rows, self.sampling(module), seed=chunk_seed(self.seed, chunk))
+            correct = probe.grouped(probe.correct).cpu().to(torch.float64)
             grads = torch.stack(
                 [self._prompt_gradients(module, dict(zip(names, params, strict=True)), projector, probe, b) for b in range(len(rows))]
             )
             for i, normalize in enumerate((False, True)):
-                part = influence_stats(grads, probe.correct, normalize=normalize)
-                stats[i, :, probe.rows] = torch.stack([part.g_plus, part.g_minus, part.g_adv])
-            small[probe.rows, :n] = probe.correct
-            small[probe.rows, n] = grads.to(torch.float64).norm(dim=-1).mean(1)
+                part = influence_stats(grads, correct, normalize=normalize)
+                stats[i, :, rows.start : rows.stop] = torch.stack([part.g_plus, part.g_minus, part.g_adv])
+            small[rows.start : rows.stop, :n] = correct
+            small[rows.start : rows.stop, n] = grads.to(torch.float64).norm(dim=-1).mean(1)
         stats, small = reduce_sum(trainer, stats), reduce_sum(trainer, small)
         alpha = small[:, :n].mean(1)
         raw, cos = (co_influence(InfluenceStats(g_plus=s[0], g_minus=s[1], g_adv=s[2], alpha=alpha)) for s in stats)
@@ -158,7 +139,7 @@ class CoInfluence(ProbeCallback):
         return metrics
 
     def _prompt_gradients(
-        self, module: LMModule, params: dict[str, torch.Tensor], projector: Projector, probe: ProbeRollouts, prompt: int
+        self, module: LMModule, params: dict[str, torch.Tensor], projector: Projector, probe: Rollouts, prompt: int
     ) -> torch.Tensor:
         """``[N, d]`` float32 projected gradients of the rollouts of one prompt of a chunk."""
         sequences = list(rollout_sequences(probe, prompt, self.num_samples))

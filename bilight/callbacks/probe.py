@@ -23,7 +23,6 @@ that must not depend on the number of ranks. The choices that make this hold:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,33 +33,9 @@ from matplotlib.figure import Figure
 from typing_extensions import override
 
 from bilight.callbacks.summary import run_dir, save_figure
-from bilight.data.collate import Collator
-from bilight.data.datamodule import BilightDataModule
 from bilight.modules.common import LMModule
-from bilight.rollout import generate
-
-
-@dataclass(frozen=True)
-class ProbeRollouts:
-    """Sampled completions for one chunk of ``B`` probe prompts, ``N`` samples each (rows ``b*N:(b+1)*N`` are prompt b).
-
-    Attributes:
-        rows: ``[B]`` positions of the prompts in the probe set (0 .. num_prompts-1).
-        prompt_ids: ``[B, P]`` left-padded prompt ids; prompt_mask: ``[B, P]``.
-        completion_ids: ``[B*N, T]`` right-padded; completion_mask: ``[B*N, T]`` (1 up to and including EOS).
-        correct: ``[B, N]`` float64 verdicts of the task's verifier.
-        truncated: ``[B, N]`` bool, True where the generation budget ran out.
-        difficulty: ``[B]`` int64 difficulty (number of operations) of each prompt.
-    """
-
-    rows: torch.Tensor
-    prompt_ids: torch.Tensor
-    prompt_mask: torch.Tensor
-    completion_ids: torch.Tensor
-    completion_mask: torch.Tensor
-    correct: torch.Tensor
-    truncated: torch.Tensor
-    difficulty: torch.Tensor
+from bilight.rollout import Sampling, prompt_batch, sample_and_judge
+from bilight.types import Rollouts
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -77,48 +52,17 @@ def rank_chunks(num_prompts: int, chunk_size: int, rank: int, world_size: int) -
     return chunks[rank::world_size]
 
 
-def sample_probe(
-    module: LMModule,
-    datamodule: BilightDataModule,
-    rows: range,
-    *,
-    num_samples: int,
-    temperature: float,
-    max_new_tokens: int,
-    seed: int,
-) -> ProbeRollouts:
-    """Sample ``num_samples`` completions for probe prompts ``rows`` from ``seed``'s generator and verify them."""
-    dataset = datamodule.prompts("probe")
-    tokenizer = module.tokenizer
-    batch = Collator(tokenizer.pad_token_id, with_labels=False)([dataset[i] for i in rows])
-    device = module.device
-    prompt_ids, prompt_mask = batch["prompt_ids"].to(device), batch["prompt_mask"].to(device)
-    generator = torch.Generator(device=device).manual_seed(seed)
+def sample_probe(module: LMModule, rows: range, sampling: Sampling, seed: int | None = None) -> Rollouts:
+    """Judged completions for probe prompts ``rows`` (their ``index`` is their position in the probe set), drawn from ``seed``'s generator."""
+    batch = {k: v.to(module.device) for k, v in prompt_batch(module.tokenizer, module.judge, "probe", list(rows)).items()}
+    generator = torch.Generator(device=module.device).manual_seed(seed) if seed is not None else None
     with torch.random.fork_rng(devices=[]):
-        out = generate(
-            module.model,
-            prompt_ids,
-            prompt_mask,
-            max_new_tokens=max_new_tokens,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            num_generations=num_samples,
-            temperature=temperature,
-            generator=generator,
-        )
-    texts = tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
-    indices = batch["index"].repeat_interleave(num_samples).tolist()
-    correct = [float(datamodule.verify("probe", int(i), t).correct) for i, t in zip(indices, texts, strict=True)]
-    return ProbeRollouts(
-        rows=torch.tensor(list(rows)),
-        prompt_ids=prompt_ids,
-        prompt_mask=prompt_mask,
-        completion_ids=out.completion_ids,
-        completion_mask=out.completion_mask,
-        correct=torch.tensor(correct, dtype=torch.float64).view(len(rows), num_samples),
-        truncated=out.truncated.cpu().view(len(rows), num_samples),
-        difficulty=torch.tensor([int(dataset[i]["difficulty"]) for i in rows], dtype=torch.int64),
-    )
+        return sample_and_judge(module.model, module.tokenizer, batch, "probe", sampling, module.judge, generator)
+
+
+def probe_difficulty(module: LMModule, rows: range) -> torch.Tensor:
+    """``[len(rows)]`` int64 difficulty (number of operations) of probe prompts ``rows``."""
+    return torch.tensor([module.judge.problem("probe", i).difficulty for i in rows], dtype=torch.int64)
 
 
 def reduce_sum(trainer: L.Trainer, tensor: torch.Tensor) -> torch.Tensor:
@@ -131,6 +75,9 @@ def reduce_sum(trainer: L.Trainer, tensor: torch.Tensor) -> torch.Tensor:
 
 class ProbeCallback(L.Callback):
     """Base of the diagnostic callbacks: the schedule, the probe set, timing, logging and figures.
+
+    The probe prompts and their verifier come from the module's judge (``module.judge``, linked by the
+    CLI), never from the data module. Subclasses take these arguments through ``**kwargs``.
 
     Args:
         every_n_steps: also run every this many optimizer steps during fit (None: only at validation).
@@ -167,7 +114,7 @@ class ProbeCallback(L.Callback):
         self._last_step = -1
 
     # ------------------------------------------------------------------ to implement
-    def measure(self, trainer: L.Trainer, module: LMModule, datamodule: BilightDataModule) -> dict[str, float]:
+    def measure(self, trainer: L.Trainer, module: LMModule) -> dict[str, float]:
         """Sample, gather over ranks, compute; return the scalars to log (and keep results on ``self``)."""
         raise NotImplementedError
 
@@ -191,16 +138,13 @@ class ProbeCallback(L.Callback):
             raise TypeError(
                 f"{type(self).__name__}: the module must be an LMModule (SFTModule, GRPOModule), got {type(pl_module).__name__}"
             )
-        datamodule = getattr(trainer, "datamodule", None)
-        if not isinstance(datamodule, BilightDataModule):
-            raise TypeError(f"{type(self).__name__}: needs a BilightDataModule (its 'probe' split), got {type(datamodule).__name__}")
         start = time.perf_counter()
         was_training = pl_module.training
         pl_module.eval()
         try:
             # Validation runs under inference mode; the influence gradients need autograd back.
             with torch.inference_mode(False):
-                self.metrics = self.measure(trainer, pl_module, datamodule)
+                self.metrics = self.measure(trainer, pl_module)
         finally:
             pl_module.train(was_training)
         self._last_step = trainer.global_step
@@ -219,11 +163,13 @@ class ProbeCallback(L.Callback):
         trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
 
     # ------------------------------------------------------------------ helpers
-    def probe_size(self, datamodule: BilightDataModule) -> int:
-        return min(self.num_prompts, len(datamodule.prompts("probe")))
+    def probe_size(self, module: LMModule) -> int:
+        return min(self.num_prompts, module.judge.size("probe"))
 
-    def budget(self, module: LMModule) -> int:
-        return self.max_new_tokens if self.max_new_tokens is not None else module.max_new_tokens
+    def sampling(self, module: LMModule) -> Sampling:
+        """The probe's sampling settings (``max_new_tokens`` None: the module's budget)."""
+        budget = self.max_new_tokens if self.max_new_tokens is not None else module.max_new_tokens
+        return Sampling(num_samples=self.num_samples, temperature=self.temperature, max_new_tokens=budget)
 
     def save_figure(self, trainer: L.Trainer, fig: Figure, name: str) -> None:
         """Save ``figures/<name with _ for />_step<N>.png`` in the run folder and add the figure to TensorBoard (rank zero)."""

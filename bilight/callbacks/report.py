@@ -33,12 +33,12 @@ from bilight.modules.common import LMModule
 
 GREEDY = {"val/acc_id": "greedy accuracy, in distribution (validation split)", "val/acc_ood": "greedy accuracy, out of distribution"}
 ROLLOUT = {
-    "rollout/mean_alpha": "mean alpha (accuracy of one sample)",
-    "rollout/informative_mass": "informative mass, mean sqrt(alpha (1 - alpha)) (max 0.5)",
-    "rollout/frac_alpha_0": "prompts with every sample wrong",
-    "rollout/frac_alpha_1": "prompts with every sample right",
-    "rollout/greedy_acc": "greedy accuracy on the probe prompts",
-    "rollout/frac_truncated": "samples cut by max_new_tokens",
+    "probe/mean_alpha": "mean alpha (accuracy of one sample)",
+    "probe/informative_mass": "informative mass, mean sqrt(alpha (1 - alpha)) (max 0.5)",
+    "probe/frac_alpha_0": "prompts with every sample wrong",
+    "probe/frac_alpha_1": "prompts with every sample right",
+    "probe/greedy_acc": "greedy accuracy on the probe prompts",
+    "probe/frac_truncated": "samples cut by max_new_tokens",
 }
 INFLUENCE = {
     "influence/co_influence": "co-influence E[A (K+ - K-)] over valid pairs",
@@ -67,9 +67,9 @@ def _rows(metrics: Mapping[str, float], names: Mapping[str, str], cos: bool = Fa
 def reading(metrics: Mapping[str, float]) -> list[str]:
     """Plain-language reading of the numbers (what they predict for RL), one bullet each."""
     out: list[str] = []
-    mass = metrics.get("rollout/informative_mass")
+    mass = metrics.get("probe/informative_mass")
     if mass is not None:
-        zero, one = metrics.get("rollout/frac_alpha_0", 0.0), metrics.get("rollout/frac_alpha_1", 0.0)
+        zero, one = metrics.get("probe/frac_alpha_0", 0.0), metrics.get("probe/frac_alpha_1", 0.0)
         share = max(0.0, 1 - zero - one)
         out.append(
             f"- {share:.0%} of the probe prompts have 0 < alpha < 1 and give GRPO a signal; informative mass {mass:.3f} of at most 0.5."
@@ -98,7 +98,9 @@ def render_report(
     lines += [f"- {k}: `{v}`" for k, v in (context or {}).items()]
     lines += ["", "## Numbers", "", "| quantity | metric | value |", "|---|---|---|"]
     lines += _rows(metrics, GREEDY) + _rows(metrics, ROLLOUT)
-    lines += [f"| unbiased {k.removeprefix('val/')} | `{k}` | {_fmt(v)} |" for k, v in sorted(metrics.items()) if k.startswith("val/pass@")]
+    lines += [
+        f"| unbiased {k.removeprefix('probe/')} | `{k}` | {_fmt(v)} |" for k, v in sorted(metrics.items()) if k.startswith("probe/pass@")
+    ]
     if any(k.startswith("influence/") for k in metrics):
         lines += ["", "| co-influence | metric | raw | cosine |", "|---|---|---|---|", *_rows(metrics, INFLUENCE, cos=True)]
     if rollout is not None:
@@ -185,11 +187,13 @@ def diagnose(
 
     Args:
         module: an `LMModule` (SFT or GRPO) with the weights to diagnose.
-        datamodule: its data module (probe and validation splits).
+        datamodule: its data module (probe and validation splits); its judge is handed to ``module`` if it has none.
         out_dir: the run folder (report, figures, CSV metrics).
         rollout, influence: configured callbacks (default: their defaults).
         limit_val_batches: validation batches for ``val/acc_*`` (the callbacks always use their full probe set).
     """
+    if module._judge is None:
+        module._judge = datamodule.judge
     rollout = rollout or RolloutAccuracy()
     influence = influence or CoInfluence()
     report = RLReadinessReport()

@@ -1,13 +1,19 @@
 """`BilightDataModule`: one data module for SFT and GRPO, applying behaviour injection.
 
-Splits, each a pure function of the task seeds (so every rank builds the same data):
+Splits, each a pure function of the task seeds (so every rank builds the same data), each taken
+from the task with ``task.split(name)`` once and, when held out, filtered against the training
+questions (`bilight.tasks.base.HeldOut`): disjoint from training by content.
 
 * ``train``: SFT rows of problems ``0..num_train-1`` of ``task``, solutions written by the
   injection policy (several rows per problem for the augmentation baselines);
-* ``val_id``: ``num_val`` held-out problems of the same task (another seed);
+* ``val_id``: ``num_val`` held-out problems of the same task;
 * ``val_ood``: ``num_val`` problems of ``ood_task`` (harder: more operations), if given;
-* ``rl``: prompts for GRPO (another seed again), with the verifier and no completions;
-* ``probe``: a small fixed prompt set for the diagnostic callbacks.
+* ``rl``: prompts for GRPO, with the verifier and no completions;
+* ``probe``: a small fixed prompt set for the diagnostic callbacks;
+* ``test``: ``num_val`` held-out problems for a final evaluation.
+
+The split tasks live in a `Judge` (``datamodule.judge``), which the CLI hands to the model: the
+modules and callbacks judge completions through it, never through the data module.
 
 Tokenised splits are stored as Hugging Face ``datasets`` and cached on disk under a key of
 everything that determines them; a cache entry is written to a temporary folder and renamed,
@@ -32,16 +38,16 @@ from transformers import PreTrainedTokenizerBase
 from typing_extensions import override
 
 from bilight.data.collate import Collator, encode_rows
+from bilight.data.judge import Judge
 from bilight.data.sampler import GroupedShuffleSampler
 from bilight.data.tokenizer import build_task_tokenizer, load_tokenizer
 from bilight.injection import InjectionPolicy, expand, presets
 from bilight.injection.writer import VOCABULARY
-from bilight.tasks.base import Task
+from bilight.tasks.base import SPLIT_NAMES, HeldOut, Questions, SplitName, Task
 from bilight.types import Problem, Verdict
 
-Split = Literal["train", "val_id", "val_ood", "rl", "probe"]
+Split = SplitName
 PROMPT_SPLITS = ("rl", "probe")
-SEED_OFFSETS: dict[str, int] = {"train": 0, "val_id": 1_000_003, "val_ood": 0, "rl": 2_000_003, "probe": 3_000_017}
 
 
 class BilightDataModule(L.LightningDataModule):
@@ -52,7 +58,8 @@ class BilightDataModule(L.LightningDataModule):
         ood_task: a harder task for ``val/acc_ood`` (None: no OOD split).
         injection: a preset name (``vanilla``, ``bridge``, ``explore_only``, ``exploit_only``,
             ``answer_aug``, ``question_aug``) or an `InjectionPolicy`.
-        tokenizer_name: a pretrained tokenizer (linked from ``model.name_or_path``); None builds
+        tokenizer_name: a pretrained tokenizer, a save_pretrained folder or a bilight .ckpt (linked from ``model.name_or_path``,
+            else ``model.init_from``); None builds
             a word-level tokenizer for the tasks' vocabulary.
         num_train: training problems (rows = problems x copies of the injection policy).
         equalize_steps: divide ``num_train`` by the policy's copies, so augmented recipes get the
@@ -113,31 +120,39 @@ class BilightDataModule(L.LightningDataModule):
             if tokenizer_name is not None
             else build_task_tokenizer([*task.vocabulary(), *(ood_task.vocabulary() if ood_task else []), VOCABULARY, prompt_template])
         )
+        self.judge = Judge(self._split_tasks(), {s: self.split_size(s) for s in SPLIT_NAMES}, prompt_template, self.eval_split_names())
         self.datasets: dict[str, Dataset] = {}
         self.train_sampler: GroupedShuffleSampler | None = None
         self._sampler_state: dict[str, Any] | None = None  # from a checkpoint, applied when the sampler is built
 
     # ------------------------------------------------------------------ problems
+    def _split_tasks(self) -> dict[str, Task]:
+        """Every split's task, built once: ``task.split(name)``, held-out splits without the training questions."""
+        train = self.task.split("train")
+        training = Questions(train, self.split_size("train"))
+        tasks: dict[str, Task] = {"train": train}
+        for name in SPLIT_NAMES:
+            if name == "val_ood" and self.ood_task is not None:
+                tasks[name] = HeldOut(self.ood_task.split(name), training)
+            elif name not in ("train", "val_ood"):
+                tasks[name] = HeldOut(self.task.split(name), training)
+        return tasks
+
     def split_task(self, split: Split) -> Task:
-        """The task (with its seed) that a split draws from."""
-        if split == "val_ood":
-            if self.ood_task is None:
-                raise ValueError("data.ood_task is not set, so there is no val_ood split")
-            return self.ood_task
-        return self.task if split == "train" else self.task.replace(seed=self.task.seed + SEED_OFFSETS[split])
+        """The task that a split draws from."""
+        return self.judge.task(split)
 
     def split_size(self, split: Split) -> int:
         if split == "train":
             return -(-self.num_train // self.policy.copies) if self.equalize_steps else self.num_train
-        return {"val_id": self.num_val, "val_ood": self.num_val, "rl": self.num_rl, "probe": self.num_probe}[split]
+        return {"val_id": self.num_val, "val_ood": self.num_val, "rl": self.num_rl, "probe": self.num_probe, "test": self.num_val}[split]
 
     def problem(self, split: Split, index: int) -> Problem:
-        return self.split_task(split).problem(index)
+        return self.judge.problem(split, index)
 
     def verify(self, split: Split, index: int, completion: str) -> Verdict:
         """Judge a completion for problem ``index`` of ``split`` with its task's verifier."""
-        task = self.split_task(split)
-        return task.verify(task.problem(index), completion)
+        return self.judge(split, [index], [completion])[0]
 
     def prompt(self, question: str) -> str:
         return self.prompt_template.format(question=question)
@@ -147,7 +162,7 @@ class BilightDataModule(L.LightningDataModule):
         task, n = self.split_task(split), self.split_size(split)
         cols: dict[str, list[Any]] = {"index": [], "prompt": [], "completion": [], "difficulty": []}
         for i in range(n):
-            problem = task.problem(i)
+            problem = task.problem(i) if split == "train" else self.judge.problem(split, i)
             rng = self.injection_rng(split, i)
             rows = expand(problem, self.policy, rng)
             for question, solution in rows if split == "train" else rows[:1]:  # held-out splits: the original row
@@ -159,8 +174,7 @@ class BilightDataModule(L.LightningDataModule):
 
     def _build(self, split: Split) -> Dataset:
         if split in PROMPT_SPLITS:  # prompts only: GRPO and the probes sample their own completions
-            task = self.split_task(split)
-            problems = [task.problem(i) for i in range(self.split_size(split))]
+            problems = self.judge.problems(split, range(self.split_size(split)))
             prompts = [self.prompt(p.question) for p in problems]
             ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
             return Dataset.from_dict(
@@ -223,8 +237,7 @@ class BilightDataModule(L.LightningDataModule):
 
     def splits(self, stage: str | None) -> list[Split]:
         """Splits a stage needs: the training split (``data.train_split``) for fit, the validation splits always."""
-        evals: list[Split] = ["val_id", *(["val_ood"] if self.ood_task is not None else [])]  # type: ignore[list-item]
-        return ([self.train_split] if stage in (None, "fit") else []) + evals
+        return ([self.train_split] if stage in (None, "fit") else []) + self.eval_split_names()
 
     def prompts(self, split: Split) -> Dataset:
         """A prompt-only split (``rl`` or ``probe``), built or loaded on first use."""
@@ -318,4 +331,4 @@ class BilightDataModule(L.LightningDataModule):
 
     def eval_split_names(self) -> list[Split]:
         """Names of the validation splits, in dataloader order."""
-        return self.splits("validate")
+        return ["val_id", *(["val_ood"] if self.ood_task is not None else [])]  # type: ignore[list-item]

@@ -1,5 +1,6 @@
 """What the SFT and GRPO modules share: building or loading the causal LM, LoRA, the schedule,
-and greedy evaluation on the data module's validation splits.
+the tokenizer and the judge (both handed over by the CLI or the caller, never fetched from the data
+module), and greedy validation.
 
 The model is either any Hugging Face causal LM (``name_or_path``: a local folder or a hub name,
 loaded with ``from_pretrained``), or, when ``name_or_path`` is None, a small Llama-style model
@@ -10,17 +11,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.optim.lr_scheduler import LambdaLR
+from torchmetrics import Metric
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 from typing_extensions import override
 
-from bilight.rollout import generate_greedy
+from bilight.data.judge import Judge
+from bilight.data.tokenizer import tokenizer_files
+from bilight.metrics.streaming import MeanAccuracy
+from bilight.rollout import Sampling, sample_and_judge
+from bilight.types import Rollouts
 
 
 def build_model(
@@ -102,6 +108,7 @@ class LMModule(L.LightningModule):
 
     Args:
         tokenizer: linked from the data module (``data.tokenizer``); never set in YAML.
+        judge: linked from the data module (``data.judge``): split problems and their verifier; never set in YAML.
         name_or_path: any Hugging Face causal LM (local folder or hub name); None builds a small
             Llama-style model from the size arguments below.
         hidden_size: width of the model built from config.
@@ -124,6 +131,7 @@ class LMModule(L.LightningModule):
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase | None = None,
+        judge: Judge | None = None,
         name_or_path: str | None = None,
         hidden_size: int = 128,
         num_layers: int = 4,
@@ -145,8 +153,9 @@ class LMModule(L.LightningModule):
             raise ValueError(
                 "model.tokenizer is missing: it is linked from the data module by the CLI; in code pass tokenizer=datamodule.tokenizer"
             )
-        self.save_hyperparameters(ignore=["tokenizer", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["tokenizer", "judge", "optimizer", "scheduler"])
         self.tokenizer = tokenizer
+        self._judge = judge
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.max_new_tokens = max_new_tokens
@@ -159,6 +168,47 @@ class LMModule(L.LightningModule):
             self.model = add_lora(self.model, lora_r, lora_alpha, lora_dropout, lora_target_modules)
         self._tokens_seen = 0
         self._t0 = time.perf_counter()
+        self.accuracy = torch.nn.ModuleDict()  # validation metrics by logged name, created on first use
+
+    @property
+    def judge(self) -> Judge:
+        """The split problems and their verifier (``data.judge``)."""
+        if self._judge is None:
+            raise ValueError("model.judge is missing: it is linked from the data module by the CLI; in code pass judge=datamodule.judge")
+        return self._judge
+
+    @property
+    def greedy_sampling(self) -> Sampling:
+        """Greedy decoding with the module's budget (validation)."""
+        return Sampling(greedy=True, max_new_tokens=self.max_new_tokens)
+
+    def eval_split(self, dataloader_idx: int) -> str:
+        """The validation split a dataloader index stands for."""
+        return self.judge.eval_splits[dataloader_idx]
+
+    def greedy_rollouts(self, batch: dict[str, torch.Tensor], split: str) -> Rollouts:
+        """Greedy completions of a batch of ``split``'s prompts, judged."""
+        return sample_and_judge(self.model, self.tokenizer, batch, split, self.greedy_sampling, self.judge)
+
+    def log_accuracy(self, name: str, correct: torch.Tensor, make: Callable[[], Metric] = MeanAccuracy) -> None:
+        """Accumulate ``correct`` into the epoch metric ``name`` (default `MeanAccuracy`; torchmetrics reduces it over ranks) and log it."""
+        if name not in self.accuracy:
+            self.accuracy[name] = make().to(self.device)
+        metric = cast(Metric, self.accuracy[name])
+        metric.update(correct)
+        self.log(
+            name,
+            metric,
+            on_step=False,
+            on_epoch=True,
+            add_dataloader_idx=False,
+            prog_bar="/acc_" in name,
+            metric_attribute=f"accuracy.{name}",
+        )
+
+    @override
+    def on_train_epoch_start(self) -> None:
+        self.reset_speed()
 
     @property
     def uses_lora(self) -> bool:
@@ -174,7 +224,12 @@ class LMModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def count_tokens(self, n: int) -> float:
-        """Add ``n`` trained tokens; return tokens per second since the last call to `reset_speed`."""
+        """Add ``n`` trained tokens; return tokens per second since the last call to `reset_speed`.
+
+        ``train/tokens_per_sec`` in SFT and GRPO alike: non-padding tokens (prompt and completion) of
+        the rows the optimizer steps train on, per second of wall time since the epoch began (in GRPO
+        the wall time includes generation).
+        """
         self._tokens_seen += n
         return self._tokens_seen / max(1e-9, time.perf_counter() - self._t0)
 
@@ -182,18 +237,10 @@ class LMModule(L.LightningModule):
         self._tokens_seen = 0
         self._t0 = time.perf_counter()
 
-    def greedy(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
-        """Greedy completions of left-padded prompts (prefill once, KV cache), decoded without special tokens."""
-        out = generate_greedy(
-            self.model, prompt_ids, prompt_mask, self.max_new_tokens, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        )
-        return self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
-
-    def judge(self, split: str, index: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
-        """``[N]`` 0/1 correctness of ``texts`` as answers to problems ``index`` of ``split`` (the data module's verifier)."""
-        datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
-        verdicts = [datamodule.verify(split, int(i), t).correct for i, t in zip(index, texts, strict=True)]
-        return torch.tensor(verdicts, dtype=torch.float32, device=self.device)
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the tokenizer's files, so a run starting from this checkpoint (``init_from``) uses the same tokenizer."""
+        checkpoint["tokenizer"] = tokenizer_files(self.tokenizer)
 
     def export(self, path: str) -> None:
         """``save_pretrained`` the model (LoRA merged) and the tokenizer, loadable with plain transformers."""

@@ -27,7 +27,8 @@ Choices:
 
 Logs every step: ``train/loss``, ``train/clip_low``, ``train/clip_high``, ``train/clip_region``,
 ``train/kl`` (beta > 0), ``train/entropy``, ``train/grad_norm``, ``train/lr``,
-``train/tokens_per_sec``, ``rollout/reward_mean``, ``rollout/reward_std``, ``rollout/acc``,
+``train/tokens_per_sec`` (as in SFT: trained tokens per second), ``rollout/tokens_per_sec`` (generated
+tokens per second of the step), ``rollout/reward_mean``, ``rollout/reward_std``, ``rollout/acc``,
 ``rollout/frac_zero_std``, ``rollout/frac_all_correct``, ``rollout/frac_all_wrong``,
 ``rollout/completion_len_min``, ``rollout/completion_len_mean``, ``rollout/completion_len_max``,
 ``rollout/clipped_frac``, ``rollout/refills``, ``rollout/kept_groups``, ``rollout/reward_<term>``,
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import time
 import warnings
@@ -52,7 +54,6 @@ from transformers import PreTrainedModel
 from typing_extensions import override
 
 from bilight.checkpoint import gather_from_ranks
-from bilight.data.collate import Collator
 from bilight.losses import (
     KLEstimator,
     LossType,
@@ -63,12 +64,13 @@ from bilight.losses import (
     policy_loss,
     token_logprobs,
 )
-from bilight.metrics.accuracy import mean_pass_at_k
+from bilight.metrics.streaming import PassAtK
 from bilight.modules.common import LMModule
 from bilight.modules.grpo_batch import PromptStream, cat_rollouts, prepend_to_groups, select_groups, trim_completions
 from bilight.rewards import Reward, score
-from bilight.rollout import Generation, generate, position_ids
-from bilight.types import RolloutBatch
+from bilight.rollout import Sampling, prompt_batch, sample_and_judge
+from bilight.rollout.sampler import position_ids
+from bilight.types import Rollouts
 
 # Lightning warns that a manual-optimization checkpoint holds the weights after the step. That is the
 # state resume needs: the step is counted in global_step, so the resumed run continues with the next one.
@@ -160,25 +162,28 @@ class GRPOModule(LMModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         start = time.perf_counter()
         rollout, stats = self.collect_rollouts(batch)
-        advantages = group_advantages(rollout.rewards, self.scale_rewards).reshape(-1)
+        advantages = group_advantages(rollout.grouped(rollout.rewards), self.scale_rewards).reshape(-1)
         update_start = time.perf_counter()
         stats |= self.update(rollout, advantages)
         stats["time/update"] = time.perf_counter() - update_start
-        stats["train/tokens_per_sec"] = stats.pop("_generated_tokens") / (time.perf_counter() - start)
+        stats["rollout/tokens_per_sec"] = stats.pop("_generated_tokens") / (time.perf_counter() - start)
+        trained = rollout.prompt_mask.sum() * rollout.group_size + rollout.completion_mask.sum()
+        stats["train/tokens_per_sec"] = self.count_tokens(int(trained))
         shown = {"rollout/acc", "train/loss"}
-        self.log_dict({k: v for k, v in stats.items() if k not in shown}, on_step=True, on_epoch=False, batch_size=rollout.rewards.shape[0])
-        self.log_dict({k: stats[k] for k in shown}, on_step=True, on_epoch=False, prog_bar=True, batch_size=rollout.rewards.shape[0])
+        size = rollout.num_prompts
+        self.log_dict({k: v for k, v in stats.items() if k not in shown}, on_step=True, on_epoch=False, batch_size=size)
+        self.log_dict({k: stats[k] for k in shown}, on_step=True, on_epoch=False, prog_bar=True, batch_size=size)
 
-    def collect_rollouts(self, batch: dict[str, torch.Tensor]) -> tuple[RolloutBatch, dict[str, float]]:
+    def collect_rollouts(self, batch: dict[str, torch.Tensor]) -> tuple[Rollouts, dict[str, float]]:
         """Sample and score groups for the batch's prompts; with dynamic sampling keep informative groups and refill."""
         size = batch["prompt_ids"].shape[0]
         timing: dict[str, float] = {"time/generation": 0.0, "time/scoring": 0.0}
         sampled = [self.rollout(batch, timing)]
         kept = [select_groups(sampled[0], self.informative(sampled[0]))] if self.dynamic_sampling else sampled
         refills = 0
-        while self.dynamic_sampling and refills < self.max_refills and sum(b.rewards.shape[0] for b in kept) < size:
-            missing = size - sum(b.rewards.shape[0] for b in kept)
-            keep_rate = sum(b.rewards.shape[0] for b in kept) / sum(b.rewards.shape[0] for b in sampled)
+        while self.dynamic_sampling and refills < self.max_refills and sum(b.num_prompts for b in kept) < size:
+            missing = size - sum(b.num_prompts for b in kept)
+            keep_rate = sum(b.num_prompts for b in kept) / sum(b.num_prompts for b in sampled)
             more = self.rollout(self.refill_prompts(min(4 * missing, math.ceil(missing / max(keep_rate, 0.25)))), timing)
             sampled.append(more)
             kept.append(select_groups(more, self.informative(more)))
@@ -187,81 +192,58 @@ class GRPOModule(LMModule):
         everything = cat_rollouts(sampled, pad)
         train = cat_rollouts(kept, pad)
         if self.dynamic_sampling:
-            train = trim_completions(select_groups(train, torch.arange(train.rewards.shape[0]) < size))
-        stats = rollout_stats(everything) | {"rollout/refills": float(refills), "rollout/kept_groups": float(train.rewards.shape[0])}
+            train = trim_completions(select_groups(train, torch.arange(train.num_prompts) < size))
+        stats = rollout_stats(everything) | {"rollout/refills": float(refills), "rollout/kept_groups": float(train.num_prompts)}
         if self.greedy_in_group:
-            stats["rollout/greedy_acc"] = float(everything.correct[:, 0].float().mean())
-        if train.rewards.shape[0] == 0:  # nothing informative even after refills: a zero-advantage step on the first batch
+            stats["rollout/greedy_acc"] = float(everything.grouped(everything.correct)[:, 0].float().mean())
+        if train.num_prompts == 0:  # nothing informative even after refills: a zero-advantage step on the first batch
             train = sampled[0]
         # timing also holds the extra reward terms summed over rollout rounds: average them over the rounds
         stats |= {k: v / (len(sampled) if k.startswith("rollout/") else 1) for k, v in timing.items()}
         stats["_generated_tokens"] = float(everything.completion_mask.sum())
         return train, stats
 
-    def sample(self, batch: dict[str, torch.Tensor], num_generations: int, generator: torch.Generator) -> Generation:
-        """``num_generations`` completions per prompt with the rollout sampling settings."""
-        return generate(
-            self.model,
-            batch["prompt_ids"],
-            batch["prompt_mask"],
-            max_new_tokens=self.max_new_tokens,
-            eos_token_id=self.tokenizer.eos_token_id,
-            pad_token_id=self.tokenizer.pad_token_id,
-            num_generations=num_generations,
+    @property
+    def sampling(self) -> Sampling:
+        """The rollout sampling settings (G samples per prompt)."""
+        return Sampling(
+            num_samples=self.num_generations,
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,
+            max_new_tokens=self.max_new_tokens,
             stop_strings=self.stop_strings,
-            decode=self.decode,
-            generator=generator,
         )
 
-    def sample_groups(self, batch: dict[str, torch.Tensor]) -> Generation:
-        """The rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples."""
+    def sample_groups(self, batch: dict[str, torch.Tensor]) -> Rollouts:
+        """The judged rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples."""
+        judged = partial(sample_and_judge, self.model, self.tokenizer, batch, "rl", judge=self.judge)
         if not self.greedy_in_group:
-            return self.sample(batch, self.num_generations, self.rollout_generator())
-        sampled = self.sample(batch, self.num_generations - 1, self.rollout_generator())
-        greedy = generate(
-            self.model, batch["prompt_ids"], batch["prompt_mask"], max_new_tokens=self.max_new_tokens,
-            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id, temperature=self.temperature,
-            stop_strings=self.stop_strings, decode=self.decode, do_sample=False,
-        )  # fmt: skip
+            return judged(self.sampling, generator=self.rollout_generator())
+        sampled = judged(self.sampling.with_(num_samples=self.num_generations - 1), generator=self.rollout_generator())
+        greedy = judged(self.sampling.with_(num_samples=1, greedy=True))
         return prepend_to_groups(greedy, sampled, int(self.tokenizer.pad_token_id))
 
-    def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> RolloutBatch:
-        """Sample G completions per prompt, then score them with the verifier and the extra rewards (adding to ``timing``)."""
+    def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> Rollouts:
+        """Sample and judge G completions per prompt, then add the extra reward terms (adding to ``timing``)."""
         start = time.perf_counter()
         out = self.sample_groups(batch)
         timing["time/generation"] += time.perf_counter() - start
         start = time.perf_counter()
-        texts = self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
-        dm = self.trainer.datamodule  # type: ignore[attr-defined]
-        indices = batch["index"].repeat_interleave(self.num_generations).tolist()
-        problems = [dm.problem("rl", i) for i in indices]
-        verdicts = [dm.verify("rl", i, t) for i, t in zip(indices, texts, strict=True)]
-        scores = score(texts, problems, verdicts, self.extra_rewards)
+        problems = self.judge.problems("rl", batch["index"].repeat_interleave(self.num_generations).tolist())
+        scores = score(out.texts, problems, out.verdicts, self.extra_rewards)
         timing["time/scoring"] += time.perf_counter() - start
         for name, values in scores.terms.items():
             timing[f"rollout/reward_{name}"] = timing.get(f"rollout/reward_{name}", 0.0) + float(values.mean())
-        shape = (-1, self.num_generations)
-        return RolloutBatch(
-            prompt_ids=batch["prompt_ids"],
-            prompt_mask=batch["prompt_mask"],
-            completion_ids=out.completion_ids,
-            completion_mask=out.completion_mask,
-            old_logprobs=out.logprobs,
-            rewards=scores.rewards.view(shape).to(self.device),
-            correct=scores.correct.view(shape).to(self.device),
-            truncated=out.truncated,
-            texts=tuple(texts),
-        )
+        return dataclasses.replace(out, rewards=scores.rewards.to(self.device))
 
     @staticmethod
-    def informative(batch: RolloutBatch) -> torch.Tensor:
+    def informative(batch: Rollouts) -> torch.Tensor:
         """``[B]`` True for groups whose rewards are not all equal (they carry a learning signal)."""
-        return batch.rewards.max(1).values > batch.rewards.min(1).values
+        rewards = batch.grouped(batch.rewards)
+        return rewards.max(1).values > rewards.min(1).values
 
-    def update(self, rollout: RolloutBatch, advantages: torch.Tensor) -> dict[str, float]:
+    def update(self, rollout: Rollouts, advantages: torch.Tensor) -> dict[str, float]:
         """``num_iterations`` optimizer steps on the rollout batch, each accumulating gradients over micro-batches."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         assert not isinstance(optimizer, list), "GRPOModule expects a single optimizer"
@@ -348,15 +330,13 @@ class GRPOModule(LMModule):
     # ------------------------------------------------------------------ prompt stream and state
     def refill_prompts(self, n: int) -> dict[str, torch.Tensor]:
         """A batch of ``n`` further prompts from the ``rl`` split's refill stream."""
-        dm = self.trainer.datamodule  # type: ignore[attr-defined]
-        dataset = dm.prompts("rl")
         if self.stream is None:
             # Each rank refills from its own shard of one seeded order: no prompt is drawn twice in a pass.
-            self.stream = PromptStream(len(dataset), seed=self.rollout_seed + 1, rank=self.global_rank, world_size=self.trainer.world_size)
+            size = self.judge.size("rl")
+            self.stream = PromptStream(size, seed=self.rollout_seed + 1, rank=self.global_rank, world_size=self.trainer.world_size)
             if self._stream_state is not None:
                 self.stream.load_state_dict(self._stream_state)
-        rows = [dataset[i] for i in self.stream.take(n)]
-        batch = Collator(int(self.tokenizer.pad_token_id), with_labels=False)(rows)
+        batch = prompt_batch(self.tokenizer, self.judge, "rl", self.stream.take(n))
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def rollout_generator(self) -> torch.Generator:
@@ -375,12 +355,9 @@ class GRPOModule(LMModule):
         if self.ref_model is not None:
             self.ref_model.to(self.device)  # type: ignore[arg-type]
 
-    def decode(self, ids: list[int]) -> str:
-        """Token ids -> text without special tokens (for stop strings)."""
-        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
-
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         generator = self._generator_state if self._generator_state is not None else self.generator.get_state()
         stream = self.stream.state_dict() if self.stream is not None else self._stream_state
         checkpoint["grpo"] = {"generator": generator, "stream": stream}
@@ -409,25 +386,23 @@ class GRPOModule(LMModule):
 
     def evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int, prefix: str) -> None:
         """Greedy accuracy, and avg@k / pass@k of ``val_num_samples`` samples at the training temperature."""
-        split = self.trainer.datamodule.eval_split_names()[dataloader_idx]  # type: ignore[attr-defined]
-        suffix, size = ("id" if split == "val_id" else "ood"), batch["prompt_ids"].shape[0]
-        log = partial(self.log, batch_size=size, add_dataloader_idx=False, sync_dist=True)
-        correct = self.judge(split, batch["index"], self.greedy(batch["prompt_ids"], batch["prompt_mask"]))
-        log(f"{prefix}/acc_{suffix}", correct.mean(), prog_bar=True)
+        split = self.eval_split(dataloader_idx)
+        suffix = "id" if split == "val_id" else "ood"
+        greedy = self.greedy_rollouts(batch, split)
+        self.log_accuracy(f"{prefix}/acc_{suffix}", greedy.grouped(greedy.correct))
         k = self.val_num_samples
         if k > 0:
             # Own generator, seeded by the batch: the same samples at every validation, rollouts untouched.
             generator = torch.Generator(device=self.device).manual_seed(1_000_003 * (dataloader_idx + 1) + batch_idx)
-            out = self.sample(batch, k, generator)
-            texts = self.tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)
-            sampled = self.judge(split, batch["index"].repeat_interleave(k), texts).view(-1, k).cpu()
-            log(f"{prefix}/avg@{k}_{suffix}", sampled.mean())
-            log(f"{prefix}/pass@{k}_{suffix}", mean_pass_at_k(sampled, [k])[k])
+            out = sample_and_judge(self.model, self.tokenizer, batch, split, self.sampling.with_(num_samples=k), self.judge, generator)
+            sampled = out.grouped(out.correct)
+            self.log_accuracy(f"{prefix}/avg@{k}_{suffix}", sampled)
+            self.log_accuracy(f"{prefix}/pass@{k}_{suffix}", sampled, make=partial(PassAtK, k))
 
 
-def rollout_stats(batch: RolloutBatch) -> dict[str, float]:
+def rollout_stats(batch: Rollouts) -> dict[str, float]:
     """Reward, accuracy, group-spread and length statistics of every sampled group (before any filtering)."""
-    rewards, correct = batch.rewards.float(), batch.correct.float()
+    rewards, correct = batch.grouped(batch.rewards).float(), batch.grouped(batch.correct).float()
     zero_std = rewards.max(1).values == rewards.min(1).values
     lengths = batch.completion_mask.sum(1).float()
     return {

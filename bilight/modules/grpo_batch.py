@@ -1,6 +1,6 @@
 """Group bookkeeping for `GRPOModule`: joining and filtering rollout batches, and the refill prompt stream.
 
-Why a separate file: dynamic sampling needs to keep some groups of a `RolloutBatch`, draw more
+Why a separate file: dynamic sampling needs to keep some groups of a `Rollouts`, draw more
 prompts, and join the pieces (whose prompt and completion lengths differ) into one batch; none of
 that is GRPO math, and the module reads better without it.
 
@@ -16,24 +16,34 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
-from bilight.rollout import Generation
-from bilight.types import RolloutBatch
+from bilight.types import Rollouts
 
 
-def select_groups(batch: RolloutBatch, keep: torch.Tensor) -> RolloutBatch:
+def _rows(values: tuple, keep: list[bool]) -> tuple:
+    return tuple(v for v, k in zip(values, keep, strict=True) if k) if values else ()
+
+
+def _maybe(x: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor | None:
+    return x[index] if x is not None else None
+
+
+def select_groups(batch: Rollouts, keep: torch.Tensor) -> Rollouts:
     """The groups (prompts) where ``keep`` ``[B]`` is True, with their ``G`` completions each."""
-    rows = keep.repeat_interleave(batch.rewards.shape[1])
-    texts = tuple(t for t, k in zip(batch.texts, rows.tolist(), strict=True) if k) if batch.texts else ()
-    return RolloutBatch(
+    rows = keep.repeat_interleave(batch.group_size)
+    listed = rows.tolist()
+    return dataclasses.replace(
+        batch,
         prompt_ids=batch.prompt_ids[keep],
         prompt_mask=batch.prompt_mask[keep],
         completion_ids=batch.completion_ids[rows],
         completion_mask=batch.completion_mask[rows],
-        old_logprobs=batch.old_logprobs[rows],
-        rewards=batch.rewards[keep],
-        correct=batch.correct[keep],
+        logprobs=batch.logprobs[rows],
         truncated=batch.truncated[rows],
-        texts=texts,
+        texts=_rows(batch.texts, listed),
+        verdicts=_rows(batch.verdicts, listed),
+        correct=_maybe(batch.correct, rows),
+        rewards=_maybe(batch.rewards, rows),
+        index=_maybe(batch.index, keep),
     )
 
 
@@ -45,26 +55,33 @@ def _right_pad(x: torch.Tensor, width: int, value: float) -> torch.Tensor:
     return F.pad(x, (0, width - x.shape[1]), value=value)
 
 
-def cat_rollouts(batches: list[RolloutBatch], pad_token_id: int) -> RolloutBatch:
-    """Join rollout batches along the group axis: prompts left-padded, completions right-padded to the longest."""
+def _cat(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    return None if any(p is None for p in parts) else torch.cat(parts)  # type: ignore[arg-type]
+
+
+def cat_rollouts(batches: list[Rollouts], pad_token_id: int) -> Rollouts:
+    """Join rollouts along the prompt axis: prompts left-padded, completions right-padded to the longest."""
     if len(batches) == 1:
         return batches[0]
     p = max(b.prompt_ids.shape[1] for b in batches)
     t = max(b.completion_ids.shape[1] for b in batches)
-    return RolloutBatch(
+    return Rollouts(
         prompt_ids=torch.cat([_left_pad(b.prompt_ids, p, pad_token_id) for b in batches]),
         prompt_mask=torch.cat([_left_pad(b.prompt_mask, p, 0) for b in batches]),
         completion_ids=torch.cat([_right_pad(b.completion_ids, t, pad_token_id) for b in batches]),
         completion_mask=torch.cat([_right_pad(b.completion_mask, t, 0) for b in batches]),
-        old_logprobs=torch.cat([_right_pad(b.old_logprobs, t, 0.0) for b in batches]),
-        rewards=torch.cat([b.rewards for b in batches]),
-        correct=torch.cat([b.correct for b in batches]),
+        logprobs=torch.cat([_right_pad(b.logprobs, t, 0.0) for b in batches]),
         truncated=torch.cat([b.truncated for b in batches]),
         texts=tuple(t for b in batches for t in b.texts),
+        verdicts=tuple(v for b in batches for v in b.verdicts),
+        correct=_cat([b.correct for b in batches]),
+        rewards=_cat([b.rewards for b in batches]),
+        index=_cat([b.index for b in batches]),
+        split=batches[0].split,
     )
 
 
-def trim_completions(batch: RolloutBatch) -> RolloutBatch:
+def trim_completions(batch: Rollouts) -> Rollouts:
     """Drop trailing completion columns that no row uses (after filtering, the longest row may be gone)."""
     used = int(batch.completion_mask.sum(0).nonzero().max()) + 1 if bool(batch.completion_mask.any()) else 0
     if used == batch.completion_ids.shape[1]:
@@ -73,25 +90,34 @@ def trim_completions(batch: RolloutBatch) -> RolloutBatch:
         batch,
         completion_ids=batch.completion_ids[:, :used],
         completion_mask=batch.completion_mask[:, :used],
-        old_logprobs=batch.old_logprobs[:, :used],
+        logprobs=batch.logprobs[:, :used],
     )
 
 
-def prepend_to_groups(first: Generation, rest: Generation, pad_token_id: int) -> Generation:
-    """Groups of ``1 + R`` completions: each prompt's row of ``first`` (``[B, T1]``) then its ``R`` rows of ``rest``."""
+def prepend_to_groups(first: Rollouts, rest: Rollouts, pad_token_id: int) -> Rollouts:
+    """Groups of ``1 + R`` completions of the same prompts: each prompt's row of ``first`` then its ``R`` rows of ``rest``."""
     width = max(first.completion_ids.shape[1], rest.completion_ids.shape[1])
-    prompts = first.completion_ids.shape[0]
+    prompts, r = first.num_prompts, rest.group_size
 
     def join(a: torch.Tensor, b: torch.Tensor, value: float) -> torch.Tensor:
         if a.dim() == 2:
             a, b = _right_pad(a, width, value), _right_pad(b, width, value)
         return torch.cat([a.unsqueeze(1), b.view(prompts, -1, *b.shape[1:])], dim=1).flatten(0, 1)
 
-    return Generation(
+    def interleave(a: tuple, b: tuple) -> tuple:
+        return tuple(x for i in range(prompts) for x in (a[i], *b[i * r : (i + 1) * r])) if a and b else ()
+
+    correct = join(first.correct, rest.correct, 0.0) if first.correct is not None and rest.correct is not None else None
+    return dataclasses.replace(
+        rest,
         completion_ids=join(first.completion_ids, rest.completion_ids, pad_token_id),
         completion_mask=join(first.completion_mask, rest.completion_mask, 0),
         logprobs=join(first.logprobs, rest.logprobs, 0.0),
         truncated=join(first.truncated, rest.truncated, False),
+        texts=interleave(first.texts, rest.texts),
+        verdicts=interleave(first.verdicts, rest.verdicts),
+        correct=correct,
+        rewards=None,
     )
 
 

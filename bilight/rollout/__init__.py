@@ -1,10 +1,22 @@
-"""Generation, independent of training: group sampling with a shared prompt prefill, and greedy decoding.
+"""Generation, independent of training, and the one path from prompts to verdicts.
 
-The GRPO module and the callbacks call `generate` (sampling, G completions per prompt) and
-`generate_greedy` (validation); both return a `Generation` whose fields drop straight into a
-`bilight.types.RolloutBatch`.
+`generate` samples G completions per prompt with a shared prompt prefill (or decodes greedily) and
+returns a `bilight.types.Rollouts`; `sample_and_judge` adds decoding and the judge's verdicts and is
+what every caller uses (validation, GRPO rollouts, the probe callbacks, the evaluation script).
 """
 
-from bilight.rollout.sampler import Generation, choose_tokens, filter_logits, generate, generate_greedy, position_ids
+from bilight.rollout.judge import Sampling, judge_rollouts, prompt_batch, sample, sample_and_judge
+from bilight.rollout.sampler import choose_tokens, filter_logits, generate, generate_greedy, position_ids
 
-__all__ = ["Generation", "choose_tokens", "filter_logits", "generate", "generate_greedy", "position_ids"]
+__all__ = [
+    "Sampling",
+    "choose_tokens",
+    "filter_logits",
+    "generate",
+    "generate_greedy",
+    "judge_rollouts",
+    "position_ids",
+    "prompt_batch",
+    "sample",
+    "sample_and_judge",
+]

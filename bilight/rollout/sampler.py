@@ -24,32 +24,13 @@ Choices:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache, PreTrainedModel
 
 from bilight.rollout.cache import generation_cache
-
-
-@dataclass(frozen=True)
-class Generation:
-    """Completions for ``B`` prompts, ``G`` each; rows ``b*G:(b+1)*G`` belong to prompt ``b``.
-
-    Attributes:
-        completion_ids: ``[B*G, T]`` right-padded with the pad id; ``T <= max_new_tokens`` is the
-            longest completion (decoding stops once every row has finished).
-        completion_mask: ``[B*G, T]`` long, 1 on generated tokens up to and including EOS (or the
-            token that completed a stop string), 0 after.
-        logprobs: ``[B*G, T]`` float32 sampling log-probs of the chosen tokens (see module doc), 0 on padding.
-        truncated: ``[B*G]`` bool, True where ``max_new_tokens`` ran out before EOS or a stop string.
-    """
-
-    completion_ids: torch.Tensor
-    completion_mask: torch.Tensor
-    logprobs: torch.Tensor
-    truncated: torch.Tensor
+from bilight.types import Rollouts
 
 
 def position_ids(mask: torch.Tensor) -> torch.Tensor:
@@ -151,7 +132,7 @@ def generate(
     stop_strings: Sequence[str] = (),
     decode: Callable[[list[int]], str] | None = None,
     generator: torch.Generator | None = None,
-) -> Generation:
+) -> Rollouts:
     """Sample ``num_generations`` completions for each left-padded prompt, prefilling each prompt once.
 
     Args:
@@ -192,7 +173,7 @@ def generate_greedy(
     max_new_tokens: int,
     eos_token_id: int | Sequence[int] | None,
     pad_token_id: int | None = None,
-) -> Generation:
+) -> Rollouts:
     """One greedy completion per prompt (validation); token for token what ``model.generate(do_sample=False)`` gives."""
     return generate(
         model, prompt_ids, prompt_mask, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id, do_sample=False
@@ -221,7 +202,7 @@ def _decode_loop(
     top_p: float,
     stop: StopStrings | None,
     generator: torch.Generator | None,
-) -> Generation:
+) -> Rollouts:
     """Prefill, then decode ``B*G`` rows one token at a time until every row ends or the budget runs out."""
     device = prompt_ids.device
     logits, cache = _prefill(model, prompt_ids, prompt_mask, num_generations, max_new_tokens)
@@ -257,5 +238,5 @@ def _decode_loop(
         logits = out.logits[:, -1]
     if not tokens:
         empty = prompt_ids.new_zeros(rows, 0)
-        return Generation(empty, empty, empty.float(), torch.ones(rows, dtype=torch.bool, device=device))
-    return Generation(torch.stack(tokens, 1), torch.stack(live, 1).long(), torch.stack(logprobs, 1), ~finished)
+        return Rollouts(prompt_ids, prompt_mask, empty, empty, empty.float(), torch.ones(rows, dtype=torch.bool, device=device))
+    return Rollouts(prompt_ids, prompt_mask, torch.stack(tokens, 1), torch.stack(live, 1).long(), torch.stack(logprobs, 1), ~finished)

@@ -11,19 +11,28 @@ final answer is *skipped* and counted in `GSM8KFormat.skipped` (row number and r
 warning, never dropped silently. A row without ``question`` or ``answer`` is an error.
 
 Rows come from a local ``.jsonl``/``.json``/``.parquet`` file or a Hugging Face dataset name
-(``datasets.load_dataset(path, name, split=split)``). ``problem(i)`` is the ``i``-th extractable
+(``datasets.load_dataset(path, name, split=split)``), once. ``problem(i)`` is the ``i``-th extractable
 row in file order (wrapping around), so items are pure functions of the index.
+
+Splits are disjoint rows: ``split(name)`` shuffles the extractable rows once by ``seed`` and cuts
+consecutive blocks of ``split_fractions[name]`` of them for ``val_id``, ``test``, ``probe`` and
+``rl`` (in that order); ``train`` is the rest; ``val_ood`` is every row (a task used as the OOD task
+is never trained on). A split task shares the rows already read (nothing is read again), has a
+``len()``, and raises a clear error when it is empty or asked past its end (``train`` wraps around).
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bilight.tasks.base import Task
+from bilight.tasks.base import SplitName, Task, check_split
 from bilight.tasks.dag import Const, Expr, Node, Op, ProblemDAG, Ref, evaluate
 from bilight.types import Problem
 
@@ -31,6 +40,10 @@ _ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _FINAL = re.compile(r"####\s*([^\n]+)")
 _TOKEN = re.compile(r"\s*(\d+(?:,\d{3})*(?:\.\d+)?|[-+*/()])")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+
+
+HELD_OUT_ORDER: tuple[str, ...] = ("val_id", "test", "probe", "rl")
+DEFAULT_SPLIT_FRACTIONS: dict[str, float] = {"val_id": 0.1, "test": 0.1, "probe": 0.02, "rl": 0.2}
 
 
 class NotExtractable(ValueError):
@@ -45,22 +58,34 @@ class GSM8KFormat(Task):
             for ``datasets.load_dataset`` (e.g. ``"openai/gsm8k"``).
         split: dataset split when ``path`` is a dataset name.
         config: dataset configuration when ``path`` is a dataset name (GSM8K's is ``"main"``).
-        seed: kept for the task interface; rows are served in file order.
+        seed: seed of the shuffle that assigns rows to splits (the unsplit task serves file order).
         limit: read at most this many rows (``None``: all).
+        split_fractions: share of the extractable rows in each held-out split; ``train`` gets the rest.
     """
 
     name = "gsm8k"
 
-    def __init__(self, path: str, split: str = "train", config: str | None = "main", seed: int = 0, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        split: str = "train",
+        config: str | None = "main",
+        seed: int = 0,
+        limit: int | None = None,
+        split_fractions: Mapping[str, float] | None = None,
+    ) -> None:
         self.path = path
-        self.split = split
+        self.dataset_split = split
         self.config = config
         self.seed = seed
         self.limit = limit
-        self.__post_init__()
+        self.split_fractions = dict(split_fractions) if split_fractions is not None else dict(DEFAULT_SPLIT_FRACTIONS)
+        self.split_name: str | None = None
+        self._view: list[int] | None = None  # rows of this split (None: every row, wrapping around)
+        self._read()
 
-    def __post_init__(self) -> None:
-        rows = _read_rows(self.path, self.split, self.config, self.limit)
+    def _read(self) -> None:
+        rows = _read_rows(self.path, self.dataset_split, self.config, self.limit)
         self._problems: list[Problem] = []
         self.skipped: list[tuple[int, str]] = []
         """Rows that could not be turned into a DAG: (1-based row number, reason)."""
@@ -88,10 +113,46 @@ class GSM8KFormat(Task):
             )
 
     def __len__(self) -> int:
-        return len(self._problems)
+        return len(self._problems) if self._view is None else len(self._view)
 
     def problem(self, index: int) -> Problem:
-        return self._problems[index % len(self._problems)]
+        if self._view is None:
+            return self._problems[index % len(self._problems)]
+        if self.split_name == "train":
+            return self._problems[self._view[index % len(self._view)]]
+        if index >= len(self._view):
+            raise IndexError(
+                f"{self.path}: the {self.split_name} split has {len(self._view)} rows, asked for row {index}; lower the split size"
+            )
+        return self._problems[self._view[index]]
+
+    def split(self, name: SplitName) -> GSM8KFormat:
+        """The rows of split ``name`` (disjoint from every other split's), sharing the rows already read."""
+        check_split(name)
+        if self._view is not None:
+            raise ValueError(f"{self.path}: already the {self.split_name} split; split the whole task")
+        out = copy.copy(self)
+        out.split_name = name
+        order = list(range(len(self._problems)))
+        random.Random(f"{self.name}:{self.seed}:splits").shuffle(order)
+        if name == "val_ood":
+            out._view = order
+            return out
+        start = 0
+        for held_out in HELD_OUT_ORDER:
+            size = int(len(order) * self.split_fractions.get(held_out, 0.0))
+            if held_out == name:
+                out._view = order[start : start + size]
+                break
+            start += size
+        else:
+            out._view = order[start:]
+        if not out._view:
+            raise ValueError(
+                f"{self.path}: the {name} split gets 0 of {len(order)} extractable rows "
+                f"(split_fractions={self.split_fractions}); give more rows or a larger fraction"
+            )
+        return out
 
     def vocabulary(self) -> list[str]:
         return ["Question: result", *self._texts]

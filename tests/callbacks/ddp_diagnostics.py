@@ -12,16 +12,15 @@ from lightning.pytorch.strategies import DDPStrategy
 
 from bilight.callbacks import CoInfluence, RolloutAccuracy
 from bilight.modules import SFTModule
-from bilight.testing import TINY_MODEL, tiny_datamodule
-from bilight.types import Verdict
+from bilight.testing import TINY_MODEL, StandInJudge, tiny_datamodule
 
 SMALL = {"num_prompts": 6, "num_samples": 4, "chunk_size": 2, "max_new_tokens": 8}
 
 
 def main(out: str, devices: int) -> None:
     dm = tiny_datamodule(num_probe=6)
-    dm.verify = lambda split, index, text: Verdict(correct=(len(text) + index) % 3 == 0, predicted=None)  # type: ignore[method-assign]
-    module = SFTModule(tokenizer=dm.tokenizer, max_new_tokens=8, **TINY_MODEL)
+    judge = StandInJudge(dm.judge, lambda index, text: (len(text) + index) % 3 == 0)
+    module = SFTModule(tokenizer=dm.tokenizer, judge=judge, max_new_tokens=8, **TINY_MODEL)
     rollout, influence = RolloutAccuracy(**SMALL), CoInfluence(dim=32, **SMALL)
     strategy = DDPStrategy(process_group_backend="gloo", timeout=timedelta(seconds=120)) if devices > 1 else "auto"
     trainer = L.Trainer(

@@ -12,9 +12,9 @@ import bilight.callbacks.co_influence as co_module
 import bilight.callbacks.rollout_accuracy as ra_module
 from bilight.callbacks import CoInfluence, RLReadinessReport, RolloutAccuracy, diagnose
 from bilight.callbacks.probe import rank_chunks
+from bilight.metrics.names import describe
 from bilight.modules import SFTModule
-from bilight.testing import TINY_MODEL, tiny_datamodule
-from bilight.types import Verdict
+from bilight.testing import TINY_MODEL, StandInJudge, tiny_datamodule
 
 SMALL = {"num_prompts": 6, "num_samples": 4, "chunk_size": 4, "max_new_tokens": 8}
 
@@ -22,9 +22,8 @@ SMALL = {"num_prompts": 6, "num_samples": 4, "chunk_size": 4, "max_new_tokens": 
 def _setup(verdict=None):
     """Tiny data module and module; ``verdict(index, text) -> bool`` replaces the verifier (a random model is never right)."""
     dm = tiny_datamodule(num_probe=6)
-    if verdict is not None:
-        dm.verify = lambda split, index, text: Verdict(correct=bool(verdict(index, text)), predicted=None)
-    module = SFTModule(tokenizer=dm.tokenizer, max_new_tokens=8, **TINY_MODEL)
+    judge = StandInJudge(dm.judge, verdict) if verdict is not None else dm.judge
+    module = SFTModule(tokenizer=dm.tokenizer, judge=judge, max_new_tokens=8, **TINY_MODEL)
     return dm, module
 
 
@@ -54,10 +53,10 @@ def test_all_correct_rollouts_have_zero_informative_mass(tmp_path) -> None:
     rollout = RolloutAccuracy(**SMALL)
     _trainer(tmp_path, [rollout]).validate(module, datamodule=dm, verbose=False)
     m = rollout.metrics
-    assert m["rollout/informative_mass"] == 0.0
-    assert m["rollout/frac_alpha_1"] == 1.0 and m["rollout/frac_alpha_0"] == 0.0
-    assert m["val/pass@1"] == m["val/pass@4"] == m["val/avg@4"] == m["rollout/greedy_acc"] == 1.0
-    assert "val/pass@8" not in m  # k above N is skipped
+    assert m["probe/informative_mass"] == 0.0
+    assert m["probe/frac_alpha_1"] == 1.0 and m["probe/frac_alpha_0"] == 0.0
+    assert m["probe/pass@1"] == m["probe/pass@4"] == m["probe/avg@4"] == m["probe/greedy_acc"] == m["probe/mean_alpha"] == 1.0
+    assert "probe/pass@8" not in m  # k above N is skipped
 
 
 def test_fit_and_validate_log_the_metric_names_and_write_figures(tmp_path) -> None:
@@ -67,21 +66,23 @@ def test_fit_and_validate_log_the_metric_names_and_write_figures(tmp_path) -> No
     trainer = _trainer(tmp_path, [rollout, influence], logger=TensorBoardLogger(str(tmp_path), name="tb"))
     trainer.fit(module, datamodule=dm)
     names = {
-        "rollout/mean_alpha", "rollout/informative_mass", "rollout/frac_alpha_0", "rollout/frac_alpha_1", "rollout/greedy_acc",
-        "rollout/frac_truncated", "val/pass@1", "val/pass@2", "val/pass@4", "val/avg@4",
+        "probe/mean_alpha", "probe/informative_mass", "probe/frac_alpha_0", "probe/frac_alpha_1", "probe/greedy_acc",
+        "probe/frac_truncated", "probe/pass@1", "probe/pass@2", "probe/pass@4", "probe/avg@4",
         "influence/co_influence", "influence/delta_j", "influence/k_plus", "influence/k_minus", "influence/co_influence_cos",
         "influence/delta_j_cos", "influence/k_plus_cos", "influence/k_minus_cos", "influence/num_pairs", "influence/grad_norm",
     }  # fmt: skip
     assert names <= set(trainer.callback_metrics)
-    assert any(k.startswith("rollout/acc_ops_") for k in trainer.callback_metrics)
+    assert any(k.startswith("probe/acc_ops_") for k in trainer.callback_metrics)
+    for key in trainer.callback_metrics:
+        describe(key)  # every logged key is in the table of metric names
     assert rollout.seconds > 0 and influence.seconds > 0
     assert influence.metrics["influence/num_pairs"] > 0
     c = influence.result
     assert c is not None and abs(c.raw.co_influence - (c.raw.k_plus - c.raw.k_minus)) < 1e-9
     pngs = {p.name for p in tmp_path.rglob("figures/*.png")}
-    for name in ("rollout_alpha_histogram", "rollout_accuracy_by_difficulty", "influence_matrix", "influence_matrix_cos"):
+    for name in ("probe_alpha_histogram", "probe_accuracy_by_difficulty", "influence_matrix", "influence_matrix_cos"):
         assert f"{name}_step000002.png" in pngs
-    assert "rollout_alpha_histogram_step000001.png" in pngs  # every_n_steps=1
+    assert "probe_alpha_histogram_step000001.png" in pngs  # every_n_steps=1
     assert list(tmp_path.rglob("events.out.tfevents*"))
     trainer.validate(module, datamodule=dm, verbose=False)
     assert names <= set(trainer.callback_metrics)
@@ -113,7 +114,7 @@ def test_rank_chunks_cover_the_probe_once() -> None:
 @pytest.mark.parametrize("callback_module", [ra_module, co_module])
 def test_rank_shares_sum_to_the_single_process_tables(monkeypatch, callback_module) -> None:
     """Each rank fills its own rows; the all-reduce (sum) of two ranks' tables equals one process's table."""
-    dm, module = _setup(verdict=_mixed)
+    _, module = _setup(verdict=_mixed)
     make = RolloutAccuracy if callback_module is ra_module else CoInfluence
     extra = {} if callback_module is ra_module else {"dim": 32}
     tables: dict[tuple[int, int], list[torch.Tensor]] = {}
@@ -125,7 +126,7 @@ def test_rank_shares_sum_to_the_single_process_tables(monkeypatch, callback_modu
     monkeypatch.setattr(callback_module, "reduce_sum", record)
     for rank, world in ((0, 1), (0, 2), (1, 2)):
         fake = SimpleNamespace(global_rank=rank, world_size=world, is_global_zero=False, global_step=0)
-        make(**SMALL, **extra).measure(fake, module, dm)  # type: ignore[arg-type]
+        make(**SMALL, **extra).measure(fake, module)  # type: ignore[arg-type]
     for single, a, b in zip(tables[(0, 1)], tables[(0, 2)], tables[(1, 2)], strict=True):
         assert torch.allclose(a + b, single, atol=1e-6)
         assert (a != 0).any() and (b != 0).any()
@@ -137,10 +138,10 @@ def test_report_and_diagnose_write_rl_readiness_with_numbers(tmp_path) -> None:
     trainer.validate(module, datamodule=dm, verbose=False)
     assert report.path is not None and report.path.exists()
     text = report.path.read_text()
-    assert "rollout/informative_mass" in text and "influence/co_influence" in text and "val/acc_id" in text
-    assert "figures/rollout_alpha_histogram_step000000.png" in text
+    assert "probe/informative_mass" in text and "influence/co_influence" in text and "val/acc_id" in text
+    assert "figures/probe_alpha_histogram_step000000.png" in text
     record = json.loads(report.path.with_suffix(".json").read_text())
-    assert record["metrics"]["rollout/informative_mass"] == pytest.approx(float(trainer.callback_metrics["rollout/informative_mass"]))
+    assert record["metrics"]["probe/informative_mass"] == pytest.approx(float(trainer.callback_metrics["probe/informative_mass"]))
     assert sum(record["alpha"]) == 6 and len(record["alpha"]) == 5  # 6 probe prompts, alpha levels 0/4 .. 4/4
     result = diagnose(module, dm, tmp_path / "diag", RolloutAccuracy(**SMALL), CoInfluence(dim=32, **SMALL), limit_val_batches=1)
     assert result.report is not None and result.report.read_text().startswith("# RL readiness")
@@ -152,9 +153,10 @@ def test_report_and_diagnose_write_rl_readiness_with_numbers(tmp_path) -> None:
 def test_vmap_and_loop_per_rollout_gradients_agree(kind) -> None:
     from bilight.callbacks.probe import sample_probe
     from bilight.metrics import Projector
+    from bilight.rollout import Sampling
 
-    dm, module = _setup(verdict=_mixed)
-    probe = sample_probe(module, dm, range(2), num_samples=3, temperature=1.0, max_new_tokens=6, seed=0)
+    _, module = _setup(verdict=_mixed)
+    probe = sample_probe(module, range(2), Sampling(num_samples=3, max_new_tokens=6), seed=0)
     params = dict(module.model.named_parameters())
     projector = Projector.for_parameters(params.values(), 16, seed=0, kind=kind)
     loop = CoInfluence(dim=16, kind=kind, num_samples=3)._prompt_gradients(module, params, projector, probe, 1)

@@ -33,7 +33,13 @@ def test_reward_curve_callback_writes_the_png_and_the_tensorboard_image_from_the
     L.seed_everything(0)
     dm = tiny_datamodule(train_split="rl")
     module = GRPOModule(
-        tokenizer=dm.tokenizer, num_generations=4, max_new_tokens=8, val_num_samples=2, rewards=[LengthPenalty(budget=36)], **TINY_MODEL
+        tokenizer=dm.tokenizer,
+        judge=dm.judge,
+        num_generations=4,
+        max_new_tokens=8,
+        val_num_samples=2,
+        rewards=[LengthPenalty(budget=36)],
+        **TINY_MODEL,
     )
     curve = RewardCurve(every_n_steps=2, window=2)
     loggers = [TensorBoardLogger(tmp_path, name="grpo", version="v"), CSVLogger(tmp_path, name="grpo", version="v")]

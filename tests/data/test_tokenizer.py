@@ -1,3 +1,4 @@
+import pytest
 from transformers import AutoTokenizer
 
 from bilight.testing import tiny_tokenizer
@@ -16,3 +17,20 @@ def test_numbers_split_into_digits_and_text_round_trips(tmp_path) -> None:
     assert again(text, add_special_tokens=False)["input_ids"] == ids
     assert again.padding_side == "left"
     assert again.pad_token_id == tok.pad_token_id and again.eos_token_id == tok.eos_token_id
+
+
+def test_a_checkpoint_carries_its_tokenizer(tmp_path) -> None:
+    import torch
+
+    from bilight.data.tokenizer import load_tokenizer, tokenizer_files
+    from bilight.testing import tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    torch.save({"state_dict": {}, "tokenizer": tokenizer_files(tokenizer)}, tmp_path / "a.ckpt")
+    loaded = load_tokenizer(str(tmp_path / "a.ckpt"))
+    assert loaded.get_vocab() == tokenizer.get_vocab() and loaded.padding_side == "left"
+    text = "Alice has 12 apples.\nAnswer:"
+    assert loaded(text)["input_ids"] == tokenizer(text)["input_ids"]
+    torch.save({"state_dict": {}}, tmp_path / "old.ckpt")
+    with pytest.raises(ValueError, match=r"holds no tokenizer.*hf_model"):
+        load_tokenizer(str(tmp_path / "old.ckpt"))

@@ -9,13 +9,14 @@ from lightning.pytorch.loggers import CSVLogger
 
 from bilight.cli import run as cli_run
 from bilight.losses import LOSS_TYPES
+from bilight.metrics.names import describe
 from bilight.modules import GRPOModule, WarmupCosine
 from bilight.modules.grpo import rollout_stats
 from bilight.modules.grpo_batch import PromptStream, prepend_to_groups
 from bilight.rewards import Reward
-from bilight.rollout import Generation, generate, generate_greedy
+from bilight.rollout import generate, generate_greedy
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
-from bilight.types import Problem, RolloutBatch, Verdict
+from bilight.types import Problem, Rollouts, Verdict
 
 STEP_METRICS = {
     "train/loss", "train/clip_low", "train/clip_high", "train/clip_region", "train/entropy", "train/grad_norm", "train/lr",
@@ -57,7 +58,7 @@ def _trainer(tmp_path, steps: int = 2, **kwargs) -> L.Trainer:
 
 
 def _module(dm, **kwargs) -> GRPOModule:
-    args = dict(tokenizer=dm.tokenizer, num_generations=4, max_new_tokens=8, val_num_samples=0, rewards=[LengthReward()])
+    args = dict(tokenizer=dm.tokenizer, judge=dm.judge, num_generations=4, max_new_tokens=8, val_num_samples=0, rewards=[LengthReward()])
     return GRPOModule(**(args | TINY_MODEL | kwargs))
 
 
@@ -73,7 +74,9 @@ def test_two_grpo_steps_change_every_parameter_and_log_every_metric(tmp_path) ->
     assert unchanged == []
     rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
     logged = {k for row in rows for k, v in row.items() if v != ""}
-    assert logged >= STEP_METRICS | {"rollout/reward_chars"}
+    assert logged >= STEP_METRICS | {"rollout/reward_chars", "rollout/tokens_per_sec"}
+    for key in logged - {"epoch", "step"}:
+        describe(key)  # every logged key is in the table of metric names
     assert "train/kl" not in logged  # beta == 0: no reference model, no KL
     assert all(torch.isfinite(torch.tensor(float(r["train/loss"]))) for r in rows if r.get("train/loss"))
     assert module.ref_model is None
@@ -91,32 +94,29 @@ def test_dynamic_sampling_drops_zero_spread_groups_and_refills(tmp_path) -> None
 
     batch = next(iter(dm.train_dataloader()))
     train, stats = module.collect_rollouts(batch)
-    assert train.rewards.shape[0] == dm.batch_size
+    assert train.num_prompts == dm.batch_size
     assert bool(GRPOModule.informative(train).all())
     assert train.completion_ids.shape[0] == dm.batch_size * module.num_generations
 
     module.max_refills = 0
     train, stats = module.collect_rollouts(batch)
-    assert stats["rollout/refills"] == 0 and train.rewards.shape[0] < dm.batch_size
+    assert stats["rollout/refills"] == 0 and train.num_prompts < dm.batch_size
 
 
-def _fixed_rollout(dm, module: GRPOModule) -> RolloutBatch:
+def _fixed_rollout(dm, module: GRPOModule) -> Rollouts:
     dm.setup("fit")
     batch = next(iter(dm.prompt_loader("rl", 4)))
     out = generate(
         module.model, batch["prompt_ids"], batch["prompt_mask"], max_new_tokens=8, eos_token_id=dm.tokenizer.eos_token_id,
         num_generations=4, generator=torch.Generator().manual_seed(0),
     )  # fmt: skip
-    rewards = torch.rand(4, 4, generator=torch.Generator().manual_seed(1))
+    rewards = torch.rand(16, generator=torch.Generator().manual_seed(1))
     truncated = torch.zeros_like(out.truncated)
     truncated[0] = True  # a random model rarely stops within 8 tokens: flag one row so the mask has something to drop
-    return RolloutBatch(
-        batch["prompt_ids"], batch["prompt_mask"], out.completion_ids, out.completion_mask, out.logprobs, rewards,
-        (rewards > 0.5).float(), truncated,
-    )  # fmt: skip
+    return dataclasses.replace(out, truncated=truncated, rewards=rewards, correct=(rewards > 0.5).float())
 
 
-def _parameter_step(tmp_path, dm, rollout: RolloutBatch, **kwargs) -> dict[str, torch.Tensor]:
+def _parameter_step(tmp_path, dm, rollout: Rollouts, **kwargs) -> dict[str, torch.Tensor]:
     """One update on a fixed rollout with SGD lr 1: the parameter change is minus the gradient."""
     module = _module(
         dm, optimizer=partial(torch.optim.SGD, lr=1.0), scheduler=partial(WarmupCosine, warmup_steps=0), max_grad_norm=None, **kwargs
@@ -219,12 +219,16 @@ def test_checkpoint_restores_rollout_generator_and_prompt_stream(tmp_path) -> No
 
 
 def test_prepend_to_groups_puts_one_row_first_in_every_group_and_pads_to_the_longest() -> None:
-    first = Generation(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([[1, 1, 1], [1, 1, 0]]), torch.full((2, 3), -0.5),
-                       torch.tensor([True, False]))  # fmt: skip
-    rest = Generation(
-        torch.tensor([[6], [7], [8], [9]]), torch.ones(4, 1, dtype=torch.long), torch.full((4, 1), -1.0), torch.zeros(4, dtype=torch.bool)
-    )
+    prompts = torch.ones(2, 1, dtype=torch.long)
+    first = Rollouts(prompts, prompts, torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([[1, 1, 1], [1, 1, 0]]), torch.full((2, 3), -0.5),
+                     torch.tensor([True, False]), texts=("g0", "g1"), correct=torch.tensor([1.0, 0.0]))  # fmt: skip
+    rest = Rollouts(
+        prompts, prompts, torch.tensor([[6], [7], [8], [9]]), torch.ones(4, 1, dtype=torch.long), torch.full((4, 1), -1.0),
+        torch.zeros(4, dtype=torch.bool), texts=("a", "b", "c", "d"), correct=torch.tensor([0.0, 1.0, 1.0, 0.0]),
+    )  # fmt: skip
     out = prepend_to_groups(first, rest, pad_token_id=0)
+    assert out.texts == ("g0", "a", "b", "g1", "c", "d") and out.correct.tolist() == [1, 0, 1, 0, 1, 0]  # type: ignore[union-attr]
+    assert out.group_size == 3
     assert out.completion_ids.tolist() == [[1, 2, 3], [6, 0, 0], [7, 0, 0], [4, 5, 0], [8, 0, 0], [9, 0, 0]]
     assert out.completion_mask.tolist() == [[1, 1, 1], [1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 0, 0], [1, 0, 0]]
     assert out.logprobs[:, 0].tolist() == [-0.5, -1.0, -1.0, -0.5, -1.0, -1.0] and out.logprobs[1:3, 1:].abs().sum() == 0
@@ -246,10 +250,11 @@ def test_greedy_in_group_makes_member_zero_the_greedy_completion(tmp_path) -> No
     members = rollout.completion_ids.view(batch["prompt_ids"].shape[0], module.num_generations, -1)
     assert torch.equal(members[:, 0, :width], greedy.completion_ids)
     assert not bool((members[:, 0, width:] != dm.tokenizer.pad_token_id).any())
-    greedy_correct = module.judge("rl", batch["index"], dm.tokenizer.batch_decode(greedy.completion_ids, skip_special_tokens=True))
-    assert torch.equal(rollout.correct[:, 0].float(), greedy_correct)
+    texts = dm.tokenizer.batch_decode(greedy.completion_ids, skip_special_tokens=True)
+    greedy_correct = torch.tensor([float(v.correct) for v in dm.judge("rl", batch["index"].tolist(), texts)])
+    assert torch.equal(rollout.grouped(rollout.correct)[:, 0].float(), greedy_correct)
     assert stats["rollout/greedy_acc"] == pytest.approx(float(greedy_correct.mean()))
-    assert rollout.rewards.shape == (batch["prompt_ids"].shape[0], module.num_generations)
+    assert rollout.grouped(rollout.rewards).shape == (batch["prompt_ids"].shape[0], module.num_generations)
 
 
 def test_prompt_stream_is_an_endless_seeded_order() -> None:
@@ -283,7 +288,11 @@ def test_cli_help_lists_grpo_and_base_options(capsys) -> None:
     assert "--model.init_from" in out and "--model.lora_r" in out  # the LMModule arguments behind **kwargs
 
 
-def test_rollout_batch_field_order_is_unchanged() -> None:
-    assert [f.name for f in dataclasses.fields(RolloutBatch)][:8] == [
-        "prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "old_logprobs", "rewards", "correct", "truncated",
-    ]  # fmt: skip
+def test_rollouts_are_one_flat_layout() -> None:
+    prompts = torch.ones(2, 3, dtype=torch.long)
+    rows = torch.arange(6)[:, None]
+    out = Rollouts(prompts, prompts, rows, rows, rows.float(), torch.zeros(6, dtype=torch.bool), correct=torch.arange(6.0))
+    assert out.num_prompts == 2 and out.group_size == 3
+    assert out.grouped(out.correct).tolist() == [[0, 1, 2], [3, 4, 5]]
+    with pytest.raises(ValueError, match="not filled yet"):
+        out.grouped(out.rewards)

@@ -12,12 +12,12 @@ import torch
 from typing_extensions import override
 
 from bilight.modules import GRPOModule
-from bilight.types import RolloutBatch
+from bilight.types import Rollouts
 
 
 class RecordingGRPO(GRPOModule):
     @override
-    def update(self, rollout: RolloutBatch, advantages: torch.Tensor) -> dict[str, float]:
+    def update(self, rollout: Rollouts, advantages: torch.Tensor) -> dict[str, float]:
         if self.global_step > 0:
             return super().update(rollout, advantages)
         before = copy.deepcopy(self.model)
