@@ -17,6 +17,7 @@ from typing import Any
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from typing_extensions import override
 
+from bilight.callbacks.evaluation import EvaluationWriter
 from bilight.data import BilightDataModule
 from bilight.modules.common import LMModule
 
@@ -44,6 +45,8 @@ class BilightCLI(LightningCLI):
         )
         parser.link_arguments("data", "model.init_args.tokenizer", compute_fn=_tokenizer_of, apply_on="instantiate")
         parser.link_arguments("data", "model.init_args.judge", compute_fn=_judge_of, apply_on="instantiate")
+        # always on: `test` writes per_problem.jsonl + test_metrics.json, `predict` predictions.jsonl, in the run folder
+        parser.add_lightning_class_args(EvaluationWriter, "evaluation")
 
 
 TRAINER_DEFAULTS: dict[str, Any] = {

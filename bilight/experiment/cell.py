@@ -9,39 +9,17 @@ errors and the paired RL gain, and adds the pre-RL diagnostics. Pure functions o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from bilight.metrics.accuracy import mean_pass_at_k
-from bilight.metrics.stats import mean_se, paired_difference
+from bilight.metrics.evaluation import by_split, split_metrics
+from bilight.metrics.stats import paired_difference
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The rows of a JSON-lines file."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def by_split(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, Mapping[str, Any]]]:
-    """``{split: {index: row}}``."""
-    out: dict[str, dict[int, Mapping[str, Any]]] = {}
-    for row in rows:
-        out.setdefault(str(row["split"]), {})[int(row["index"])] = row
-    return out
-
-
-def split_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Greedy accuracy, avg@k and unbiased pass@k (k = samples per problem) of one split, with standard errors."""
-    greedy = mean_se([float(r["greedy"]) for r in rows])
-    out = {"n": float(len(rows)), "greedy": greedy.mean, "greedy_se": greedy.se}
-    k = len(rows[0]["samples"]) if rows and rows[0].get("samples") else 0
-    if k:
-        samples = torch.tensor([r["samples"] for r in rows], dtype=torch.float64)
-        avg = mean_se(samples.mean(1).tolist())
-        out |= {f"avg@{k}": avg.mean, f"avg@{k}_se": avg.se, f"pass@{k}": mean_pass_at_k(samples, [k])[k]}
-    return out
 
 
 def paired_gain(before: Mapping[int, Mapping[str, Any]], after: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[str, float]]:

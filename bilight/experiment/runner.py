@@ -137,6 +137,14 @@ def stage_overlays(cell_dir: Path, seed: int) -> dict[str, dict[str, Any]]:
     }
 
 
+DIAGNOSTIC_KEYS = {
+    "probe/mean_alpha": "mean_alpha",
+    "probe/informative_mass": "informative_mass",
+    "influence/co_influence": "co_influence",
+    "influence/delta_j": "delta_j",
+}
+"""Logged names (`bilight.metrics.names`) of the pre-RL diagnostics a cell keeps, and their short names."""
+
 SUBCOMMANDS = {"sft": "fit", "diagnose": "validate", "grpo": "fit", "eval_sft": "test", "eval_grpo": "test"}
 
 
@@ -189,16 +197,18 @@ def run_stage(stage: Stage, log: Callable[[str], None]) -> float:
     return elapsed
 
 
+def output(folder: Path, name: str) -> Path:
+    """A file a stage wrote: in its folder, or below it (``validate``/``test`` write into ``<run>/eval/<subcommand>-<n>``)."""
+    found = sorted(folder.rglob(name))
+    if not found:
+        raise FileNotFoundError(f"{folder} holds no {name}; re-run the experiment to redo that stage")
+    return found[-1]
+
+
 def _diagnostics(folder: Path) -> dict[str, float]:
     """The pre-RL diagnostics a diagnosis stage wrote (``rl_readiness.json``), by their short names."""
-    metrics = json.loads((folder / "rl_readiness.json").read_text())["metrics"]
-    wanted = {"mean_alpha": "mean_alpha", "informative_mass": "informative_mass", "co_influence": "co_influence", "delta_j": "delta_j"}
-    out = {}
-    for key, value in metrics.items():
-        short = key.split("/")[-1]
-        if short in wanted:
-            out[wanted[short]] = float(value)
-    return out
+    metrics = json.loads(output(folder, "rl_readiness.json").read_text())["metrics"]
+    return {short: float(metrics[key]) for key, short in DIAGNOSTIC_KEYS.items() if key in metrics}
 
 
 def _reward_curve(folder: Path) -> list[list[float]]:
@@ -217,17 +227,17 @@ def collect_cell(output_dir: Path, results: Path, recipe: str, seed: int, timing
     from bilight.experiment.cell import cell_record, read_jsonl
 
     cell_dir = output_dir / recipe / str(seed)
-    before = read_jsonl(cell_dir / "eval_sft" / "per_problem.jsonl")
-    after = read_jsonl(cell_dir / "eval_grpo" / "per_problem.jsonl")
-    alpha = json.loads((cell_dir / "diagnose" / "rl_readiness.json").read_text()).get("alpha", [])
+    before = read_jsonl(output(cell_dir / "eval_sft", "per_problem.jsonl"))
+    after = read_jsonl(output(cell_dir / "eval_grpo", "per_problem.jsonl"))
+    alpha = json.loads(output(cell_dir / "diagnose", "rl_readiness.json").read_text()).get("alpha", [])
     extra = {"reward_curve": _reward_curve(cell_dir / "grpo"), "alpha": alpha}
     record = cell_record(recipe, seed, before, after, _diagnostics(cell_dir / "diagnose"), extra)
     results.mkdir(parents=True, exist_ok=True)
     # wall times apart from cell.json: a resumed run must give the same results.json as an uninterrupted one
     _atomic_json(results / "timing.json", dict(timing))
     for name in ("eval_sft", "eval_grpo"):
-        shutil.copyfile(cell_dir / name / "per_problem.jsonl", results / f"{name}.jsonl")
-    shutil.copyfile(cell_dir / "diagnose" / "rl_readiness.md", results / "rl_readiness.md")
+        shutil.copyfile(output(cell_dir / name, "per_problem.jsonl"), results / f"{name}.jsonl")
+    shutil.copyfile(output(cell_dir / "diagnose", "rl_readiness.md"), results / "rl_readiness.md")
     _atomic_json(results / "cell.json", record)  # last: its presence marks the cell finished
     return record
 

@@ -3,21 +3,12 @@ import math
 
 import pytest
 
-from bilight.experiment.cell import cell_record, paired_gain, split_metrics
+from bilight.experiment.cell import cell_record, paired_gain
 from bilight.experiment.results import headline, load_cells, render_markdown, summarize
 
 
 def rows(split, greedy, samples):
     return [{"split": split, "index": i, "greedy": g, "samples": s} for i, (g, s) in enumerate(zip(greedy, samples, strict=True))]
-
-
-def test_split_metrics_by_hand():
-    r = rows("test_id", [1, 0, 1, 0], [[1, 0], [0, 0], [1, 1], [0, 1]])
-    m = split_metrics(r)
-    assert m["greedy"] == 0.5
-    assert m["avg@2"] == pytest.approx((0.5 + 0 + 1 + 0.5) / 4)
-    assert m["pass@2"] == pytest.approx(0.75)  # 3 of 4 problems have a correct sample
-    assert m["n"] == 4
 
 
 def test_paired_gain_pairs_by_index():
