@@ -127,7 +127,7 @@ class BilightDataModule(L.LightningDataModule):
             else build_task_tokenizer([*task.vocabulary(), *(ood_task.vocabulary() if ood_task else []), VOCABULARY, prompt_template])
         )
         tasks = self._split_tasks()
-        sizes = {s: self.split_size(s) for s in tasks}
+        sizes = {s: self.split_size(s) for s in tasks}  # type: ignore[arg-type]  # the keys are split names
         self.judge = Judge(tasks, sizes, prompt_template, self.eval_split_names(), self.test_split_names())
         self.datasets: dict[str, Dataset] = {}
         self.train_sampler: GroupedShuffleSampler | None = None
