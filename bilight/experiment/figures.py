@@ -19,7 +19,7 @@ def _by_recipe(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str]) -> di
     return {r: [c for c in cells if c["recipe"] == r] for r in recipes if any(c["recipe"] == r for c in cells)}
 
 
-def gain_bars_figure(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], metrics: Sequence[str], split: str = "test_id") -> Figure:
+def gain_bars_figure(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], metrics: Sequence[str], split: str = "test") -> Figure:
     """RL gain (GRPO - SFT, percentage points) per recipe: a bar at the seed mean, a dot per seed."""
     groups = _by_recipe(cells, recipes)
     fig = Figure(figsize=(1.6 + 1.3 * len(groups), 3.6), layout="constrained")
@@ -82,7 +82,7 @@ def alpha_histograms_figure(cells: Sequence[Mapping[str, Any]], recipes: Sequenc
 
 
 def diagnostic_scatter_figure(
-    cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], diagnostics: Sequence[str], metric: str, split: str = "test_id"
+    cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], diagnostics: Sequence[str], metric: str, split: str = "test"
 ) -> Figure:
     """Each pre-RL diagnostic against the RL gain, one dot per (recipe, seed) cell, coloured by recipe."""
     fig = Figure(figsize=(3.6 * len(diagnostics), 3.4), layout="constrained")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def samples_per_problem(cells: list[dict[str, Any]]) -> int:
     """k of the cells' avg@k (every cell is evaluated with the same k)."""
     for cell in cells:
-        for key in cell["sft"].get("test_id", {}):
+        for key in cell["sft"].get("test", {}):
             if key.startswith("avg@") and not key.endswith("_se"):
                 return int(key[4:])
     return 0

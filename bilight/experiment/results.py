@@ -26,14 +26,14 @@ from typing import Any
 
 from bilight.metrics.stats import spearman
 
-SPLITS = ("test_id", "test_ood")
+SPLITS = ("test", "test_ood")
 DIAGNOSTICS = ("mean_alpha", "informative_mass", "co_influence", "delta_j")
 """Pre-RL diagnostics a cell records (probe set of the SFT model), correlated with the RL gain."""
 
 
 def metric_names(k: int) -> tuple[str, ...]:
-    """Evaluation metrics per split for ``k`` samples per problem."""
-    return ("greedy", f"avg@{k}", f"pass@{k}")
+    """Evaluation metrics per split for ``k`` samples per problem (greedy only when k = 0)."""
+    return ("greedy", f"avg@{k}", f"pass@{k}") if k else ("greedy",)
 
 
 def load_cells(root: Path) -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def summarize(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], seeds:
     return {"k": k, "recipes": per_recipe, "correlations": correlations, "missing": missing, "cells": len(cells)}
 
 
-def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "test_id") -> str:
+def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "test") -> str:
     """One plain sentence: BRIDGE's RL gain against vanilla's, with the seed spread."""
     recipes = summary["recipes"]
     if "bridge" not in recipes or "vanilla" not in recipes:
@@ -92,12 +92,12 @@ def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "t
     v = recipes["vanilla"]["gain"][split][metric]
     diff = b["mean"] - v["mean"]
     se = math.sqrt(sum((x["sd"] ** 2) / x["n"] for x in (b, v) if x["n"] > 1)) if b["n"] > 1 and v["n"] > 1 else math.nan
-    verdict = "larger" if diff > 0 else "smaller" if diff < 0 else "equal"
+    verdict = "larger than" if diff > 0 else "smaller than" if diff < 0 else "the same as"
     sig = ""
     if not math.isnan(se) and se > 0:
         sig = " (within two standard errors: not distinguishable)" if abs(diff) < 2 * se else " (beyond two standard errors)"
     return (
-        f"On {split} {metric} accuracy, BRIDGE's RL gain is {verdict} than vanilla's: "
+        f"On {split} {metric} accuracy, BRIDGE's RL gain is {verdict} vanilla's: "
         f"{100 * b['mean']:+.1f} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {100 * v['mean']:+.1f} "
         f"(sd {100 * v['sd']:.1f}, {v['n']} seeds), a difference of {100 * diff:+.1f} ± {100 * se:.1f} points{sig}."
     )
@@ -111,6 +111,8 @@ def _pm(x: Mapping[str, Any], signed: bool = False) -> str:
 def render_markdown(summary: Mapping[str, Any], title: str) -> str:
     """``results.md``: the tables, the headline sentence, the correlations and the missing cells."""
     k = summary["k"]
+    if not k:
+        raise ValueError("the cells hold no sampled verdicts; evaluate with model.init_args.test_num_samples >= 1")
     greedy, avg = metric_names(k)[:2]
     lines = [f"# {title}", "", headline(summary), "", headline(summary, avg), ""]
     lines += [
@@ -128,8 +130,8 @@ def render_markdown(summary: Mapping[str, Any], title: str) -> str:
             return f"{diag[name]['mean']:.3g}" if name in diag else "–"
 
         lines.append(
-            f"| {recipe} | {len(e['seeds'])} | {_pm(e['sft']['test_id'][greedy])} | {_pm(e['grpo']['test_id'][greedy])} "
-            f"| {_pm(e['gain']['test_id'][greedy], True)} | {_pm(e['sft']['test_id'][avg])} | {_pm(e['gain']['test_id'][avg], True)} "
+            f"| {recipe} | {len(e['seeds'])} | {_pm(e['sft']['test'][greedy])} | {_pm(e['grpo']['test'][greedy])} "
+            f"| {_pm(e['gain']['test'][greedy], True)} | {_pm(e['sft']['test'][avg])} | {_pm(e['gain']['test'][avg], True)} "
             f"| {_pm(ood[greedy], True) if greedy in ood else '–'} | {_pm(ood[avg], True) if avg in ood else '–'} "
             f"| {d('mean_alpha')} | {d('informative_mass')} | {d('co_influence')} |"
         )
@@ -137,7 +139,8 @@ def render_markdown(summary: Mapping[str, Any], title: str) -> str:
     lines += ["| diagnostic | gain | rho | p | cells |", "|---|---|---|---|---|"]
     for diag, rows in summary["correlations"].items():
         for gain, r in rows.items():
-            lines.append(f"| {diag} | {gain} | {r['rho']:+.2f} | {r['p_value']:.3f} | {r['n']} |")
+            rho = "–" if math.isnan(r["rho"]) else f"{r['rho']:+.2f}"
+            lines.append(f"| {diag} | {gain} | {rho} | {r['p_value']:.3f} | {r['n']} |")
     missing = summary["missing"]
     lines += ["", f"Cells: {summary['cells']} finished; " + (f"missing: {', '.join(missing)}." if missing else "none missing.")]
     return "\n".join(lines) + "\n"

@@ -24,9 +24,9 @@ def test_paired_gain_pairs_by_index():
 
 def make_cell(recipe, seed, gain, alpha_mean):
     n = 20
-    before = rows("test_id", [0] * n, [[0, 0]] * n)
+    before = rows("test", [0] * n, [[0, 0]] * n)
     right = round(gain * n)
-    after = rows("test_id", [1] * right + [0] * (n - right), [[1, 0]] * n)
+    after = rows("test", [1] * right + [0] * (n - right), [[1, 0]] * n)
     return cell_record(recipe, seed, before, after, {"mean_alpha": alpha_mean, "informative_mass": alpha_mean / 2})
 
 
@@ -42,10 +42,10 @@ def test_summary_headline_and_correlation(tmp_path):
     seeds = {"vanilla": [0, 1, 2, 3], "bridge": [0, 1, 2]}
     summary = summarize(loaded, ["vanilla", "bridge"], seeds, k=2)
     assert summary["missing"] == ["vanilla/3"]
-    bridge = summary["recipes"]["bridge"]["gain"]["test_id"]["greedy"]
+    bridge = summary["recipes"]["bridge"]["gain"]["test"]["greedy"]
     assert bridge["mean"] == pytest.approx(0.30)
     assert bridge["sd"] == pytest.approx(0.05)
-    corr = summary["correlations"]["mean_alpha"]["test_id/greedy"]
+    corr = summary["correlations"]["mean_alpha"]["test/greedy"]
     assert corr["rho"] > 0.8 and corr["n"] == 6 and corr["p_value"] < 0.05
     sentence = headline(summary)
     assert "larger than vanilla's" in sentence and "+20.0" in sentence and "beyond two standard errors" in sentence

@@ -73,7 +73,7 @@ def fake_outputs(stage: Stage, log) -> float:
         (stage.folder / "metrics.csv").write_text("step,rollout/acc\n1,0.2\n2,0.3\n")
     if stage.name.startswith("eval"):
         right = 3 if stage.name == "eval_grpo" and bridge else 1
-        rows = [{"split": "test_id", "index": i, "greedy": int(i < right), "samples": [int(i < right), 0]} for i in range(4)]
+        rows = [{"split": "test", "index": i, "greedy": int(i < right), "samples": [int(i < right), 0]} for i in range(4)]
         (stage.folder / "per_problem.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     runner._atomic_json(stage.done_file, {"seconds": 1.0, "command": list(stage.argv)})
     return 1.0
@@ -86,7 +86,7 @@ def test_run_skips_finished_work_and_rebuilds_results(tmp_path, monkeypatch):
     summary = run(exp, tmp_path / "out", log=lambda _: None)
     assert len(calls) == 3 * len(STAGES)
     assert summary["missing"] == []
-    assert summary["recipes"]["bridge"]["gain"]["test_id"]["greedy"]["mean"] == pytest.approx(0.5)
+    assert summary["recipes"]["bridge"]["gain"]["test"]["greedy"]["mean"] == pytest.approx(0.5)
     root = Path(exp.results_dir) / "t"
     assert (root / "bridge" / "1" / "eval_grpo.jsonl").exists() and (root / "results.md").exists()
     first = (root / "results.json").read_text()
