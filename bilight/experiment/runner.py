@@ -179,6 +179,16 @@ def _atomic_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def _die_with_parent() -> None:
+    """In the stage's process (Linux): end it when the runner dies, so a killed experiment leaves no stage running
+    into a folder that the next invocation is about to clear or resume."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def run_stage(stage: Stage, log: Callable[[str], None]) -> float:
     """Run one stage to completion (resuming or clearing a previous attempt); return its wall time in seconds."""
     if stage.folder.exists() and not (stage.resumable and (stage.folder / "checkpoints" / "last.ckpt").exists()):
@@ -189,7 +199,7 @@ def run_stage(stage: Stage, log: Callable[[str], None]) -> float:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     stage.folder.mkdir(parents=True, exist_ok=True)
     with open(stage.folder.parent / f"{stage.name}.log", "a") as out:
-        code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+        code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent).returncode
     if code != 0:
         raise RuntimeError(f"{stage.label} failed (exit {code}); see {stage.folder.parent / f'{stage.name}.log'}; re-run to resume")
     elapsed = time.perf_counter() - start
