@@ -26,6 +26,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from typing_extensions import override
 
 from bilight import checks, runs
+from bilight.callbacks.evaluation import EvaluationWriter
 from bilight.callbacks.guard import NonFiniteGuard
 from bilight.checkpoint import check_shapes, read_checkpoint
 from bilight.data import BilightDataModule
@@ -81,12 +82,15 @@ class BilightCLI(LightningCLI):
 
 
 def add_safety_arguments(parser: LightningArgumentParser) -> None:
-    """``--reuse_run_dir`` and the always-on `NonFiniteGuard` (``--nonfinite.action``)."""
+    """``--reuse_run_dir`` and the callbacks every command gets: `NonFiniteGuard` (``--nonfinite.*``) and
+    `EvaluationWriter` (``--evaluation.*``: ``test`` writes per_problem.jsonl and test_metrics.json, ``predict``
+    predictions.jsonl, in the run folder)."""
     parser.add_argument(
         "--reuse_run_dir", type=bool, default=False,
         help="fit: write into the configured run folder even if it holds an earlier run (default: a new <name>-vN folder)",
     )  # fmt: skip
     parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
+    parser.add_lightning_class_args(EvaluationWriter, "evaluation")
 
 
 TRAINER_DEFAULTS: dict[str, Any] = {

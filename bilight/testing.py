@@ -60,7 +60,7 @@ class StandInJudge(Judge):
     """
 
     def __init__(self, judge: Judge, verdict: Callable[[int, str], bool]) -> None:
-        super().__init__(judge.tasks, judge.sizes, judge.prompt_template, judge.eval_splits)
+        super().__init__(judge.tasks, judge.sizes, judge.prompt_template, judge.eval_splits, judge.test_splits)
         self.verdict = verdict
 
     def __call__(self, split: str, indices: Sequence[int], texts: Sequence[str]) -> list[Verdict]:

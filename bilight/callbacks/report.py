@@ -5,7 +5,8 @@ the spread of per-prompt rollout accuracy (informative mass) and the co-influenc
 practitioner deciding whether to start GRPO from a checkpoint wants both on one page, next to the
 greedy accuracy, without training: ``python -m bilight validate --config
 configs/diagnose/igsm_tiny.yaml --ckpt_path PATH`` runs both callbacks once and `RLReadinessReport`
-writes ``rl_readiness.md`` in the run folder (rank zero), linking the PNG figures saved there.
+writes ``rl_readiness.md`` in the run folder (rank zero), linking the PNG figures saved there, and
+``rl_readiness.json`` with the same numbers and the alpha histogram's counts for programs.
 
 `diagnose` does the same from Python (notebooks): a validate run on a module and a data module,
 returning the callbacks' results for side-by-side plots.
@@ -13,6 +14,7 @@ returning the callbacks' results for side-by-side plots.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -148,6 +150,9 @@ class RLReadinessReport(L.Callback):
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / self.filename
         self.path.write_text(text)
+        # the same numbers for programs (the experiment runner reads them): metrics and the alpha histogram counts
+        record = {"metrics": metrics, "alpha": rollout.result.histogram.counts.tolist() if rollout and rollout.result else []}
+        self.path.with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True))
         print(f"RL-readiness report: {self.path}", flush=True)
 
     @override

@@ -10,7 +10,8 @@ questions (`bilight.tasks.base.HeldOut`): disjoint from training by content.
 * ``val_ood``: ``num_val`` problems of ``ood_task`` (harder: more operations), if given;
 * ``rl``: prompts for GRPO, with the verifier and no completions;
 * ``probe``: a small fixed prompt set for the diagnostic callbacks;
-* ``test``: ``num_val`` held-out problems for a final evaluation.
+* ``test``: ``num_test`` held-out problems for the final evaluation (``bilight test``/``predict``);
+* ``test_ood``: ``num_test_ood`` problems of the OOD task's own ``test`` split, if ``ood_task`` is given.
 
 The split tasks live in a `Judge` (``datamodule.judge``), which the CLI hands to the model: the
 modules and callbacks judge completions through it, never through the data module.
@@ -46,8 +47,8 @@ from bilight.injection.writer import VOCABULARY
 from bilight.tasks.base import SPLIT_NAMES, HeldOut, Questions, SplitName, Task
 from bilight.types import Problem, Verdict
 
-Split = SplitName
-PROMPT_SPLITS = ("rl", "probe")
+Split = SplitName | Literal["test_ood"]
+PROMPT_SPLITS = ("rl", "probe", "test", "test_ood")
 
 
 class BilightDataModule(L.LightningDataModule):
@@ -67,6 +68,8 @@ class BilightDataModule(L.LightningDataModule):
         num_val: problems per validation split.
         num_rl: prompts in the GRPO prompt stream.
         num_probe: prompts in the diagnostic probe set.
+        num_test: problems of the ``test`` split (``bilight test`` and ``predict``).
+        num_test_ood: problems of the ``test_ood`` split (the OOD task's test split).
         batch_size: SFT rows (or RL prompts) per training batch.
         group_by_length: sort rows by length within windows of this many global batches (less
             padding); 0 for a plain shuffle.
@@ -92,6 +95,8 @@ class BilightDataModule(L.LightningDataModule):
         num_val: int = 200,
         num_rl: int = 20_000,
         num_probe: int = 64,
+        num_test: int = 1000,
+        num_test_ood: int = 500,
         batch_size: int = 32,
         group_by_length: int = 16,
         eval_batch_size: int = 100,
@@ -109,6 +114,7 @@ class BilightDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=["task", "ood_task"])
         self.num_train, self.equalize_steps = num_train, equalize_steps
         self.num_val, self.num_rl, self.num_probe = num_val, num_rl, num_probe
+        self.num_test, self.num_test_ood = num_test, num_test_ood
         self.batch_size, self.group_by_length, self.eval_batch_size = batch_size, group_by_length, eval_batch_size
         self.max_length, self.mask_prompt, self.prompt_template = max_length, mask_prompt, prompt_template
         self.cache_dir, self.num_workers, self.train_split, self.seed = cache_dir, num_workers, train_split, seed
@@ -120,7 +126,9 @@ class BilightDataModule(L.LightningDataModule):
             if tokenizer_name is not None
             else build_task_tokenizer([*task.vocabulary(), *(ood_task.vocabulary() if ood_task else []), VOCABULARY, prompt_template])
         )
-        self.judge = Judge(self._split_tasks(), {s: self.split_size(s) for s in SPLIT_NAMES}, prompt_template, self.eval_split_names())
+        tasks = self._split_tasks()
+        sizes = {s: self.split_size(s) for s in tasks}  # type: ignore[arg-type]  # the keys are split names
+        self.judge = Judge(tasks, sizes, prompt_template, self.eval_split_names(), self.test_split_names())
         self.datasets: dict[str, Dataset] = {}
         self.train_sampler: GroupedShuffleSampler | None = None
         self._sampler_state: dict[str, Any] | None = None  # from a checkpoint, applied when the sampler is built
@@ -136,6 +144,8 @@ class BilightDataModule(L.LightningDataModule):
                 tasks[name] = HeldOut(self.ood_task.split(name), training)
             elif name not in ("train", "val_ood"):
                 tasks[name] = HeldOut(self.task.split(name), training)
+        if self.ood_task is not None:
+            tasks["test_ood"] = HeldOut(self.ood_task.split("test"), training)
         return tasks
 
     def split_task(self, split: Split) -> Task:
@@ -145,7 +155,8 @@ class BilightDataModule(L.LightningDataModule):
     def split_size(self, split: Split) -> int:
         if split == "train":
             return -(-self.num_train // self.policy.copies) if self.equalize_steps else self.num_train
-        return {"val_id": self.num_val, "val_ood": self.num_val, "rl": self.num_rl, "probe": self.num_probe, "test": self.num_val}[split]
+        sizes = {"val_id": self.num_val, "val_ood": self.num_val, "rl": self.num_rl, "probe": self.num_probe}
+        return (sizes | {"test": self.num_test, "test_ood": self.num_test_ood})[split]
 
     def problem(self, split: Split, index: int) -> Problem:
         return self.judge.problem(split, index)
@@ -236,7 +247,10 @@ class BilightDataModule(L.LightningDataModule):
         return dataset
 
     def splits(self, stage: str | None) -> list[Split]:
-        """Splits a stage needs: the training split (``data.train_split``) for fit, the validation splits always."""
+        """Splits a stage needs: the training split (``data.train_split``) and the validation splits for fit, the
+        validation splits for validate, the test splits for test and predict."""
+        if stage in ("test", "predict"):
+            return self.test_split_names()
         return ([self.train_split] if stage in (None, "fit") else []) + self.eval_split_names()
 
     def prompts(self, split: Split) -> Dataset:
@@ -253,7 +267,8 @@ class BilightDataModule(L.LightningDataModule):
 
     @override
     def prepare_data(self) -> None:
-        for split in self.splits(None):
+        stage = self.trainer.state.fn if self.trainer is not None else None  # build only what this command reads
+        for split in self.splits(None if stage is None else str(stage)):
             self._load_or_build(split)
 
     @override
@@ -327,7 +342,16 @@ class BilightDataModule(L.LightningDataModule):
 
     @override
     def test_dataloader(self) -> list[DataLoader]:
-        return self.val_dataloader()
+        """Prompt batches of the test splits (``test``, then ``test_ood``), in `test_split_names` order."""
+        return [self.prompt_loader(s, self.eval_batch_size) for s in self.test_split_names()]
+
+    @override
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self.test_dataloader()
+
+    def test_split_names(self) -> list[Split]:
+        """Names of the test splits, in dataloader order."""
+        return ["test", *(["test_ood"] if self.ood_task is not None else [])]  # type: ignore[list-item]
 
     def eval_split_names(self) -> list[Split]:
         """Names of the validation splits, in dataloader order."""

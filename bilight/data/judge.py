@@ -31,11 +31,19 @@ class Judge:
         sizes: number of problems of each split.
         prompt_template: how a question becomes a prompt (contains ``{question}``).
         eval_splits: validation splits in dataloader order (``val_id``, then ``val_ood`` if any).
+        test_splits: test splits in dataloader order (``test``, then ``test_ood`` if any).
     """
 
-    def __init__(self, tasks: Mapping[str, Task], sizes: Mapping[str, int], prompt_template: str, eval_splits: Sequence[str]) -> None:
+    def __init__(
+        self,
+        tasks: Mapping[str, Task],
+        sizes: Mapping[str, int],
+        prompt_template: str,
+        eval_splits: Sequence[str],
+        test_splits: Sequence[str] = (),
+    ) -> None:
         self.tasks, self.sizes = dict(tasks), dict(sizes)
-        self.prompt_template, self.eval_splits = prompt_template, tuple(eval_splits)
+        self.prompt_template, self.eval_splits, self.test_splits = prompt_template, tuple(eval_splits), tuple(test_splits)
         self._problems: dict[tuple[str, int], Problem] = {}
 
     def task(self, split: str) -> Task:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, cast
 
 import lightning as L
@@ -26,7 +27,7 @@ from bilight.checkpoint import check_shapes, read_checkpoint
 from bilight.data.judge import Judge
 from bilight.data.tokenizer import tokenizer_files
 from bilight.errors import CheckpointError
-from bilight.metrics.streaming import MeanAccuracy
+from bilight.metrics.streaming import MeanAccuracy, PassAtK
 from bilight.rollout import Sampling, sample_and_judge
 from bilight.types import Rollouts
 
@@ -125,7 +126,10 @@ class LMModule(L.LightningModule):
         lora_target_modules: module names that receive adapters.
         init_from: weights to start from: a Lightning ``.ckpt`` of an `LMModule` or a
             ``save_pretrained`` folder (e.g. the SFT model GRPO starts from).
-        max_new_tokens: generation budget for greedy validation.
+        max_new_tokens: generation budget for greedy validation (and for test and predict).
+        test_num_samples: samples per test problem for ``test/avg@k`` and ``test/pass@k`` (0: greedy only).
+        test_temperature: sampling temperature of those samples (`GRPOModule` samples with its rollout settings instead,
+            i.e. at the training temperature).
         optimizer: optimizer factory (``OptimizerCallable``); default AdamW lr 2e-3, betas (0.9, 0.95).
         scheduler: learning-rate schedule factory; default `WarmupCosine`.
         seed: seed of the freshly built model's initial weights.
@@ -149,6 +153,8 @@ class LMModule(L.LightningModule):
         lora_target_modules: Sequence[str] = ("q_proj", "v_proj"),
         init_from: str | None = None,
         max_new_tokens: int = 256,
+        test_num_samples: int = 4,
+        test_temperature: float = 1.0,
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: LRSchedulerCallable = WarmupCosine,
         seed: int = 0,
@@ -165,6 +171,7 @@ class LMModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.max_new_tokens = max_new_tokens
+        self.test_num_samples, self.test_temperature = test_num_samples, test_temperature
         self.model: PreTrainedModel = build_model(
             tokenizer, name_or_path, hidden_size, num_layers, num_heads, intermediate_size, dtype=dtype, seed=seed,
             trust_remote_code=trust_remote_code,
@@ -188,6 +195,47 @@ class LMModule(L.LightningModule):
     def greedy_sampling(self) -> Sampling:
         """Greedy decoding with the module's budget (validation)."""
         return Sampling(greedy=True, max_new_tokens=self.max_new_tokens)
+
+    @property
+    def test_sampling(self) -> Sampling:
+        """How test completions are sampled for avg@k and pass@k."""
+        return Sampling(num_samples=self.test_num_samples, temperature=self.test_temperature, max_new_tokens=self.max_new_tokens)
+
+    @override
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        """Greedy accuracy and, with ``test_num_samples`` k > 0, avg@k and unbiased pass@k on a test split.
+
+        Logs ``test/acc_id``, ``test/avg@k_id``, ``test/pass@k_id`` (``_ood`` on ``test_ood``) and returns the
+        per-problem record that `bilight.callbacks.EvaluationWriter` saves: ``split``, ``index`` ``[B]``,
+        ``greedy`` ``[B]`` 0/1, ``samples`` ``[B, k]`` 0/1, and the greedy texts and extracted answers.
+        """
+        split = self.judge.test_splits[dataloader_idx]
+        suffix = "ood" if split.endswith("ood") else "id"
+        greedy = self.greedy_rollouts(batch, split)
+        self.log_accuracy(f"test/acc_{suffix}", greedy.grouped(greedy.correct))
+        record: dict[str, Any] = {"split": split, "index": batch["index"], "greedy": greedy.correct, "texts": greedy.texts}
+        record["predicted"] = [v.predicted for v in greedy.verdicts]
+        k = self.test_num_samples
+        if k > 0:
+            # Own generator, seeded by the batch: two checkpoints evaluated with the same config see the same noise.
+            generator = torch.Generator(device=self.device).manual_seed(2_000_029 * (dataloader_idx + 1) + batch_idx)
+            out = sample_and_judge(self.model, self.tokenizer, batch, split, self.test_sampling.with_(num_samples=k), self.judge, generator)
+            sampled = out.grouped(out.correct)
+            self.log_accuracy(f"test/avg@{k}_{suffix}", sampled)
+            self.log_accuracy(f"test/pass@{k}_{suffix}", sampled, make=partial(PassAtK, k))
+            record["samples"] = sampled
+        return record
+
+    @override
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
+        """Greedy completions of a batch of test prompts with their verdicts, one JSON-ready row per problem."""
+        split = self.judge.test_splits[dataloader_idx]
+        out = self.greedy_rollouts(batch, split)
+        return [
+            {"split": split, "index": int(i), "prompt": self.judge.prompt(split, int(i)), "completion": text,
+             "predicted": v.predicted, "correct": v.correct, "answer": str(self.judge.problem(split, int(i)).answer)}
+            for i, text, v in zip(batch["index"].tolist(), out.texts, out.verdicts, strict=True)
+        ]  # fmt: skip
 
     def eval_split(self, dataloader_idx: int) -> str:
         """The validation split a dataloader index stands for."""

@@ -210,6 +210,12 @@ class GRPOModule(LMModule):
         settings = (self.num_generations, False, self.temperature, self.top_p, self.top_k, self.max_new_tokens, self.stop_strings)
         return Sampling(*settings)
 
+    @property
+    @override
+    def test_sampling(self) -> Sampling:
+        """Test samples are drawn with the rollout settings: avg@k at the training temperature."""
+        return self.sampling
+
     def sample_groups(self, batch: dict[str, torch.Tensor]) -> Rollouts:
         """The judged rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples."""
         judged = partial(sample_and_judge, self.model, self.tokenizer, batch, "rl", judge=self.judge)
@@ -372,10 +378,6 @@ class GRPOModule(LMModule):
     @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         self.evaluate(batch, batch_idx, dataloader_idx, "val")
-
-    @override
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.evaluate(batch, batch_idx, dataloader_idx, "test")
 
     def evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int, prefix: str) -> None:
         """Greedy accuracy, and avg@k / pass@k of ``val_num_samples`` samples at the training temperature."""

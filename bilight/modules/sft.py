@@ -38,10 +38,6 @@ class SFTModule(LMModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         self.evaluate(batch, dataloader_idx, "val")
 
-    @override
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.evaluate(batch, dataloader_idx, "test")
-
     def evaluate(self, batch: dict[str, torch.Tensor], dataloader_idx: int, prefix: str) -> Rollouts:
         """Loss (in-distribution split) and greedy accuracy of one validation batch."""
         split = self.eval_split(dataloader_idx)

@@ -1,5 +1,6 @@
 """RolloutAccuracy, CoInfluence and the RL-readiness report on the tiny model: metrics, figures, determinism, rank split."""
 
+import json
 from types import SimpleNamespace
 
 import lightning as L
@@ -139,6 +140,9 @@ def test_report_and_diagnose_write_rl_readiness_with_numbers(tmp_path) -> None:
     text = report.path.read_text()
     assert "probe/informative_mass" in text and "influence/co_influence" in text and "val/acc_id" in text
     assert "figures/probe_alpha_histogram_step000000.png" in text
+    record = json.loads(report.path.with_suffix(".json").read_text())
+    assert record["metrics"]["probe/informative_mass"] == pytest.approx(float(trainer.callback_metrics["probe/informative_mass"]))
+    assert sum(record["alpha"]) == 6 and len(record["alpha"]) == 5  # 6 probe prompts, alpha levels 0/4 .. 4/4
     result = diagnose(module, dm, tmp_path / "diag", RolloutAccuracy(**SMALL), CoInfluence(dim=32, **SMALL), limit_val_batches=1)
     assert result.report is not None and result.report.read_text().startswith("# RL readiness")
     assert result.rollout is not None and result.rollout.correct.shape == (6, 4)

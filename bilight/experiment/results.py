@@ -1,0 +1,146 @@
+"""Turn finished (recipe, seed) cells into the experiment's answer: ``results.json`` and ``results.md``.
+
+A cell is one SFT recipe at one seed, carried through SFT -> diagnosis -> GRPO -> evaluation; its
+``cell.json`` (written by the runner, see `bilight.experiment.runner`) holds the evaluation of the SFT
+model and of the GRPO model on the same test problems, the RL gain paired per problem, and the pre-RL
+diagnostics. This module only reads cells, so ``results.md`` can be rebuilt at any time from whatever
+cells exist (the missing ones are listed).
+
+What it answers:
+
+* per recipe, mean and spread (sample std) over seeds of each metric after SFT and after GRPO, and of
+  the RL gain (after - before, paired per seed);
+* the headline: does BRIDGE's RL gain beat vanilla's, by how much, with the seed spread;
+* beyond the paper: across all cells, Spearman's rho between each pre-RL diagnostic and the RL gain,
+  with a permutation p-value (do the diagnostics predict the gain?).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bilight.metrics.stats import spearman
+
+SPLITS = ("test", "test_ood")
+DIAGNOSTICS = ("mean_alpha", "informative_mass", "co_influence", "delta_j")
+"""Pre-RL diagnostics a cell records (probe set of the SFT model), correlated with the RL gain."""
+
+
+def metric_names(k: int) -> tuple[str, ...]:
+    """Evaluation metrics per split for ``k`` samples per problem (greedy only when k = 0)."""
+    return ("greedy", f"avg@{k}", f"pass@{k}") if k else ("greedy",)
+
+
+def load_cells(root: Path) -> list[dict[str, Any]]:
+    """Every ``<root>/<recipe>/<seed>/cell.json`` below ``root``, sorted by (recipe, seed)."""
+    cells = [json.loads(p.read_text()) for p in sorted(root.glob("*/*/cell.json"))]
+    return sorted(cells, key=lambda c: (c["recipe"], c["seed"]))
+
+
+def _spread(values: Sequence[float]) -> dict[str, Any]:
+    mean = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else math.nan
+    return {"mean": mean, "sd": sd, "n": len(values), "values": list(values)}
+
+
+def summarize(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], seeds: Mapping[str, Sequence[int]], k: int) -> dict[str, Any]:
+    """The ``results.json`` content: per-recipe summaries, correlations, and the cells that are missing."""
+    have = {(c["recipe"], int(c["seed"])) for c in cells}
+    missing = [f"{r}/{s}" for r in recipes for s in seeds[r] if (r, s) not in have]
+    per_recipe: dict[str, Any] = {}
+    for recipe in recipes:
+        mine = [c for c in cells if c["recipe"] == recipe]
+        if not mine:
+            continue
+        entry: dict[str, Any] = {"seeds": [c["seed"] for c in mine]}
+        for stage in ("sft", "grpo"):
+            entry[stage] = {
+                split: {m: _spread([c[stage][split][m] for c in mine]) for m in metric_names(k)}
+                for split in SPLITS
+                if split in mine[0][stage]
+            }
+        entry["gain"] = {
+            split: {m: _spread([c["gain"][split][m]["mean"] for c in mine]) for m in metric_names(k)[:2]}
+            for split in SPLITS
+            if split in mine[0]["gain"]
+        }
+        entry["diagnostics"] = {d: _spread([c["diagnostics"][d] for c in mine]) for d in DIAGNOSTICS if d in mine[0]["diagnostics"]}
+        per_recipe[recipe] = entry
+    correlations: dict[str, Any] = {}
+    for diag in DIAGNOSTICS:
+        usable = [c for c in cells if diag in c["diagnostics"] and not math.isnan(c["diagnostics"][diag])]
+        for split in SPLITS:
+            for m in metric_names(k)[:2]:
+                pts = [(c["diagnostics"][diag], c["gain"][split][m]["mean"]) for c in usable if split in c["gain"]]
+                if len(pts) >= 3:
+                    r = spearman([p[0] for p in pts], [p[1] for p in pts])
+                    correlations.setdefault(diag, {})[f"{split}/{m}"] = {"rho": r.rho, "p_value": r.p_value, "n": r.n}
+    return {"k": k, "recipes": per_recipe, "correlations": correlations, "missing": missing, "cells": len(cells)}
+
+
+def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "test") -> str:
+    """One plain sentence: BRIDGE's RL gain against vanilla's, with the seed spread."""
+    recipes = summary["recipes"]
+    if "bridge" not in recipes or "vanilla" not in recipes:
+        return "BRIDGE vs vanilla: not both measured yet."
+    b = recipes["bridge"]["gain"][split][metric]
+    v = recipes["vanilla"]["gain"][split][metric]
+    diff = b["mean"] - v["mean"]
+    se = math.sqrt(sum((x["sd"] ** 2) / x["n"] for x in (b, v) if x["n"] > 1)) if b["n"] > 1 and v["n"] > 1 else math.nan
+    verdict = "larger than" if diff > 0 else "smaller than" if diff < 0 else "the same as"
+    sig = ""
+    if not math.isnan(se) and se > 0:
+        sig = " (within two standard errors: not distinguishable)" if abs(diff) < 2 * se else " (beyond two standard errors)"
+    return (
+        f"On {split} {metric} accuracy, BRIDGE's RL gain is {verdict} vanilla's: "
+        f"{100 * b['mean']:+.1f} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {100 * v['mean']:+.1f} "
+        f"(sd {100 * v['sd']:.1f}, {v['n']} seeds), a difference of {100 * diff:+.1f} ± {100 * se:.1f} points{sig}."
+    )
+
+
+def _pm(x: Mapping[str, Any], signed: bool = False) -> str:
+    sd = "" if math.isnan(x["sd"]) else f" ± {100 * x['sd']:.1f}"
+    return f"{100 * x['mean']:{'+' if signed else ''}.1f}{sd}"
+
+
+def render_markdown(summary: Mapping[str, Any], title: str) -> str:
+    """``results.md``: the tables, the headline sentence, the correlations and the missing cells."""
+    k = summary["k"]
+    if not k:
+        raise ValueError("the cells hold no sampled verdicts; evaluate with model.init_args.test_num_samples >= 1")
+    greedy, avg = metric_names(k)[:2]
+    lines = [f"# {title}", "", headline(summary), "", headline(summary, avg), ""]
+    lines += [
+        "Accuracy in % (mean ± sample std over seeds); gains are GRPO - SFT, paired per problem within a seed.",
+        "",
+        f"| recipe | seeds | SFT greedy ID | GRPO greedy ID | gain greedy ID | SFT {avg} ID | gain {avg} ID "
+        f"| gain greedy OOD | gain {avg} OOD | mean alpha | informative mass | co-influence |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for recipe, e in summary["recipes"].items():
+        ood = e["gain"].get("test_ood", {})
+        diag = e["diagnostics"]
+
+        def d(name: str, diag: Mapping[str, Any] = diag) -> str:
+            return f"{diag[name]['mean']:.3g}" if name in diag else "–"
+
+        lines.append(
+            f"| {recipe} | {len(e['seeds'])} | {_pm(e['sft']['test'][greedy])} | {_pm(e['grpo']['test'][greedy])} "
+            f"| {_pm(e['gain']['test'][greedy], True)} | {_pm(e['sft']['test'][avg])} | {_pm(e['gain']['test'][avg], True)} "
+            f"| {_pm(ood[greedy], True) if greedy in ood else '–'} | {_pm(ood[avg], True) if avg in ood else '–'} "
+            f"| {d('mean_alpha')} | {d('informative_mass')} | {d('co_influence')} |"
+        )
+    lines += ["", "Do the pre-RL diagnostics predict the RL gain? Spearman's rho across all cells (permutation p-value):", ""]
+    lines += ["| diagnostic | gain | rho | p | cells |", "|---|---|---|---|---|"]
+    for diag, rows in summary["correlations"].items():
+        for gain, r in rows.items():
+            rho = "–" if math.isnan(r["rho"]) else f"{r['rho']:+.2f}"
+            lines.append(f"| {diag} | {gain} | {rho} | {r['p_value']:.3f} | {r['n']} |")
+    missing = summary["missing"]
+    lines += ["", f"Cells: {summary['cells']} finished; " + (f"missing: {', '.join(missing)}." if missing else "none missing.")]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,53 @@
+import json
+import math
+
+import pytest
+
+from bilight.experiment.cell import cell_record, paired_gain
+from bilight.experiment.results import headline, load_cells, render_markdown, summarize
+
+
+def rows(split, greedy, samples):
+    return [{"split": split, "index": i, "greedy": g, "samples": s} for i, (g, s) in enumerate(zip(greedy, samples, strict=True))]
+
+
+def test_paired_gain_pairs_by_index():
+    before = {i: r for i, r in enumerate(rows("s", [0, 0, 1, 1], [[0, 0]] * 4))}
+    after = {i: r for i, r in enumerate(rows("s", [1, 0, 1, 1], [[1, 1], [0, 0], [0, 0], [0, 0]]))}
+    gain = paired_gain(before, after)
+    assert gain["greedy"]["mean"] == pytest.approx(0.25)
+    assert gain["greedy"]["se"] == pytest.approx(math.sqrt(0.25 / 4))
+    assert gain["avg@2"]["mean"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="share no problem"):
+        paired_gain(before, {9: after[0]})
+
+
+def make_cell(recipe, seed, gain, alpha_mean):
+    n = 20
+    before = rows("test", [0] * n, [[0, 0]] * n)
+    right = round(gain * n)
+    after = rows("test", [1] * right + [0] * (n - right), [[1, 0]] * n)
+    return cell_record(recipe, seed, before, after, {"mean_alpha": alpha_mean, "informative_mass": alpha_mean / 2})
+
+
+def test_summary_headline_and_correlation(tmp_path):
+    cells = [make_cell("vanilla", s, g, a) for s, g, a in [(0, 0.10, 0.1), (1, 0.15, 0.2), (2, 0.05, 0.15)]]
+    cells += [make_cell("bridge", s, g, a) for s, g, a in [(0, 0.30, 0.4), (1, 0.35, 0.5), (2, 0.25, 0.45)]]
+    for c in cells:
+        folder = tmp_path / c["recipe"] / str(c["seed"])
+        folder.mkdir(parents=True)
+        (folder / "cell.json").write_text(json.dumps(c))
+    loaded = load_cells(tmp_path)
+    assert [(c["recipe"], c["seed"]) for c in loaded][:2] == [("bridge", 0), ("bridge", 1)]
+    seeds = {"vanilla": [0, 1, 2, 3], "bridge": [0, 1, 2]}
+    summary = summarize(loaded, ["vanilla", "bridge"], seeds, k=2)
+    assert summary["missing"] == ["vanilla/3"]
+    bridge = summary["recipes"]["bridge"]["gain"]["test"]["greedy"]
+    assert bridge["mean"] == pytest.approx(0.30)
+    assert bridge["sd"] == pytest.approx(0.05)
+    corr = summary["correlations"]["mean_alpha"]["test/greedy"]
+    assert corr["rho"] > 0.8 and corr["n"] == 6 and corr["p_value"] < 0.05
+    sentence = headline(summary)
+    assert "larger than vanilla's" in sentence and "+20.0" in sentence and "beyond two standard errors" in sentence
+    text = render_markdown(summary, "t")
+    assert "| bridge | 3 |" in text and "missing: vanilla/3" in text

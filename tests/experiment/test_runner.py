@@ -1,0 +1,96 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bilight.experiment import runner
+from bilight.experiment.runner import STAGES, Experiment, Stage, StageSpec, plan, run, run_stage
+
+
+def experiment(tmp_path, **kw):
+    spec = StageSpec(config="configs/sft/igsm_tiny_{recipe}.yaml", args=("--trainer.max_steps", "3"))
+    return Experiment(
+        name="t", sft=spec, diagnose=StageSpec("d.yaml"), grpo=StageSpec("g.yaml"), evaluate=StageSpec("e.yaml"),
+        recipes=("vanilla", "bridge"), seeds=(0,), extra_seeds={"bridge": (1,)}, results_dir=str(tmp_path / "results"), **kw,
+    )  # fmt: skip
+
+
+def test_plan_names_folders_configs_and_seeds(tmp_path):
+    stages = plan(experiment(tmp_path), tmp_path / "out")
+    assert [(s.recipe, s.seed) for s in stages[:: len(STAGES)]] == [("vanilla", 0), ("bridge", 0), ("bridge", 1)]
+    sft = stages[0]
+    assert sft.folder == tmp_path / "out" / "vanilla" / "0" / "sft"
+    assert sft.argv[3:6] == ("fit", "--config", "configs/sft/igsm_tiny_vanilla.yaml")
+    assert sft.argv[-2:] == ("--trainer.max_steps", "3")
+    assert [s.argv[3] for s in stages[:5]] == ["fit", "validate", "fit", "test", "test"]
+    runner.write_overlays(tmp_path / "out", "bridge", 1)
+    import yaml
+
+    grpo = yaml.safe_load((tmp_path / "out" / "bridge" / "1" / "configs" / "grpo.yaml").read_text())
+    assert grpo["seed_everything"] == 1 and grpo["model"]["init_args"]["rollout_seed"] == 1
+    assert grpo["model"]["init_args"]["init_from"].endswith("bridge/1/sft/checkpoints/last.ckpt")
+    assert grpo["trainer"]["logger"][0]["init_args"]["version"] == "grpo"
+
+
+def fake_stage(tmp_path, code, resumable=False):
+    folder = tmp_path / "cell" / "stage"
+    return Stage("r", 0, "stage", folder, (sys.executable, "-c", code), resumable)
+
+
+def test_run_stage_marks_done_and_reports_failures(tmp_path):
+    stage = fake_stage(tmp_path, "print('hello')")
+    run_stage(stage, lambda _: None)
+    assert json.loads(stage.done_file.read_text())["command"][-1] == "print('hello')"
+    assert "hello" in (tmp_path / "cell" / "stage.log").read_text()
+    bad = fake_stage(tmp_path, "raise SystemExit(3)")
+    with pytest.raises(RuntimeError, match=r"exit 3.*re-run to resume"):
+        run_stage(bad, lambda _: None)
+
+
+def test_interrupted_stages_resume_or_start_over(tmp_path):
+    stage = fake_stage(tmp_path, "print(1)", resumable=True)
+    (stage.folder / "checkpoints").mkdir(parents=True)
+    assert "--ckpt_path" not in stage.command()  # no last.ckpt yet: a fresh start
+    (stage.folder / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert stage.command()[-2:] == ["--ckpt_path", "last"]
+    plain = fake_stage(tmp_path, "print(1)")  # same folder, not resumable: cleared before it runs again
+    (plain.folder / "partial.txt").write_text("half")
+    run_stage(plain, lambda _: None)
+    assert not (plain.folder / "partial.txt").exists()
+
+
+def fake_outputs(stage: Stage, log) -> float:
+    """Stand-in for a stage process: write what each real stage writes that the runner reads."""
+    stage.folder.mkdir(parents=True, exist_ok=True)
+    bridge = stage.recipe == "bridge"
+    if stage.name == "diagnose":
+        (stage.folder / "rl_readiness.json").write_text(
+            json.dumps({"metrics": {"probe/mean_alpha": 0.3 if bridge else 0.2, "influence/co_influence": 0.1}, "alpha": [1, 2, 3]})
+        )
+        (stage.folder / "rl_readiness.md").write_text("report")
+    if stage.name == "grpo":
+        (stage.folder / "metrics.csv").write_text("step,rollout/acc\n1,0.2\n2,0.3\n")
+    if stage.name.startswith("eval"):
+        right = 3 if stage.name == "eval_grpo" and bridge else 1
+        rows = [{"split": "test", "index": i, "greedy": int(i < right), "samples": [int(i < right), 0]} for i in range(4)]
+        (stage.folder / "per_problem.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runner._atomic_json(stage.done_file, {"seconds": 1.0, "command": list(stage.argv)})
+    return 1.0
+
+
+def test_run_skips_finished_work_and_rebuilds_results(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner, "run_stage", lambda s, log: calls.append(s.label) or fake_outputs(s, log))
+    exp = experiment(tmp_path)
+    summary = run(exp, tmp_path / "out", log=lambda _: None)
+    assert len(calls) == 3 * len(STAGES)
+    assert summary["missing"] == []
+    assert summary["recipes"]["bridge"]["gain"]["test"]["greedy"]["mean"] == pytest.approx(0.5)
+    root = Path(exp.results_dir) / "t"
+    assert (root / "bridge" / "1" / "eval_grpo.jsonl").exists() and (root / "results.md").exists()
+    first = (root / "results.json").read_text()
+    calls.clear()
+    run(exp, tmp_path / "out", log=lambda _: None)  # everything finished: nothing runs, same results
+    assert calls == []
+    assert (root / "results.json").read_text() == first
