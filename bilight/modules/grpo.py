@@ -65,7 +65,7 @@ from bilight.losses import (
 )
 from bilight.metrics.accuracy import mean_pass_at_k
 from bilight.modules.common import LMModule
-from bilight.modules.grpo_batch import PromptStream, cat_rollouts, prepend_to_groups, select_groups, trim_completions
+from bilight.modules.grpo_batch import PromptStream, cat_rollouts, select_groups, trim_completions
 from bilight.rewards import Reward, score
 from bilight.rollout import Generation, generate, position_ids
 from bilight.types import RolloutBatch
@@ -198,8 +198,10 @@ class GRPOModule(LMModule):
         stats["_generated_tokens"] = float(everything.completion_mask.sum())
         return train, stats
 
-    def sample(self, batch: dict[str, torch.Tensor], num_generations: int, generator: torch.Generator) -> Generation:
-        """``num_generations`` completions per prompt with the rollout sampling settings."""
+    def sample(
+        self, batch: dict[str, torch.Tensor], num_generations: int, generator: torch.Generator, greedy_first: bool = False
+    ) -> Generation:
+        """``num_generations`` completions per prompt with the rollout sampling settings (member 0 greedy with ``greedy_first``)."""
         return generate(
             self.model,
             batch["prompt_ids"],
@@ -214,19 +216,15 @@ class GRPOModule(LMModule):
             stop_strings=self.stop_strings,
             decode=self.decode,
             generator=generator,
+            greedy_first=greedy_first,
         )
 
     def sample_groups(self, batch: dict[str, torch.Tensor]) -> Generation:
-        """The rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples."""
-        if not self.greedy_in_group:
-            return self.sample(batch, self.num_generations, self.rollout_generator())
-        sampled = self.sample(batch, self.num_generations - 1, self.rollout_generator())
-        greedy = generate(
-            self.model, batch["prompt_ids"], batch["prompt_mask"], max_new_tokens=self.max_new_tokens,
-            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id, temperature=self.temperature,
-            stop_strings=self.stop_strings, decode=self.decode, do_sample=False,
-        )  # fmt: skip
-        return prepend_to_groups(greedy, sampled, int(self.tokenizer.pad_token_id))
+        """The rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples.
+
+        The greedy member is decoded in the same loop as the samples (one prefill per prompt).
+        """
+        return self.sample(batch, self.num_generations, self.rollout_generator(), greedy_first=self.greedy_in_group)
 
     def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> RolloutBatch:
         """Sample G completions per prompt, then score them with the verifier and the extra rewards (adding to ``timing``)."""
@@ -329,8 +327,10 @@ class GRPOModule(LMModule):
         """``[N, T, V]`` temperature-scaled logits predicting each completion token (positions as the sampler's)."""
         ids = torch.cat([prompt_ids, completion_ids], dim=1)
         attention = torch.cat([prompt_mask, completion_mask], dim=1)
-        logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention)).logits
-        return logits[:, prompt_ids.shape[1] - 1 : -1].float() / self.temperature
+        # Only the positions that predict completion tokens go through the LM head.
+        keep = completion_ids.shape[1] + 1
+        logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention), logits_to_keep=keep).logits
+        return logits[:, :-1].float() / self.temperature
 
     def policy_logprobs(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token log-probs ``[N, T]`` (with grad) of the completions under the current policy, and the logits."""

@@ -25,6 +25,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache, LlamaForCausalLM, PreTrainedModel
+from transformers.cache_utils import DynamicLayer
 
 from bilight.rollout.cache import generation_cache
 
@@ -57,7 +58,9 @@ def make_decoder(
     return hf.first_logits, hf
 
 
-def _prefill(model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, capacity: int) -> tuple[torch.Tensor, DynamicCache]:
+def _prefill(
+    model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, capacity: int
+) -> tuple[torch.Tensor, DynamicCache]:
     """One HF forward over the prompts; next-token logits ``[B, V]`` and the cache (room for ``capacity`` tokens)."""
     out = model(
         input_ids=prompt_ids,
@@ -107,7 +110,7 @@ class LlamaDecoder:
 
     @staticmethod
     def supports(model: PreTrainedModel) -> bool:
-        """True for an unwrapped Llama with full attention, no biases, SiLU MLP and one KV head per query head."""
+        """True for an unwrapped Llama: full attention, no biases, SiLU MLP, no tensor-parallel split."""
         config = model.config
         return (
             type(model) is LlamaForCausalLM
@@ -115,7 +118,6 @@ class LlamaDecoder:
             and not getattr(config, "mlp_bias", False)
             and getattr(config, "hidden_act", "silu") == "silu"
             and getattr(config, "pretraining_tp", 1) == 1
-            and config.num_key_value_heads == config.num_attention_heads
         )
 
     def __init__(
@@ -127,17 +129,21 @@ class LlamaDecoder:
         logits, cache = _prefill(model, prompt_ids, prompt_mask, prompt_len)
         self.first_logits = logits.repeat_interleave(num_generations, dim=0)
         self.model, self.groups, self.prompts = model, num_generations, batch
-        self.heads = config.num_attention_heads
+        self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
+        self.share = self.heads // self.kv_heads  # query heads per key/value head (GQA)
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.scaling = self.head_dim**-0.5
         self.eps = config.rms_norm_eps
         # Prompt keys/values once per prompt [B, H, P, D]; the additive prompt mask per row [N, 1, P].
-        self.prompt_kv = [(layer.keys, layer.values) for layer in cache.layers]
+        self.prompt_kv = [_filled(layer) for layer in cache.layers]
         bias = torch.zeros(prompt_mask.shape, dtype=torch.float32, device=prompt_ids.device).masked_fill(prompt_mask == 0, float("-inf"))
         self.prompt_bias = bias.repeat_interleave(num_generations, dim=0)[:, None]
         first = self.prompt_kv[0][0]
         self.gen_kv = [
-            (first.new_empty(rows, self.heads, max_new_tokens, self.head_dim), first.new_empty(rows, self.heads, max_new_tokens, self.head_dim))
+            (
+                first.new_empty(rows, self.kv_heads, max_new_tokens, self.head_dim),
+                first.new_empty(rows, self.kv_heads, max_new_tokens, self.head_dim),
+            )
             for _ in self.prompt_kv
         ]
         self.rows = torch.arange(rows, device=prompt_ids.device)  # original row of each row still in the batch
@@ -167,7 +173,8 @@ class LlamaDecoder:
         cos, sin = self.model.model.rotary_emb(x, self.next_pos[:, None])
         cos, sin = cos.view(n, 1, -1), sin.view(n, 1, -1)
         for (ln1, wqkv, wo, ln2, wgu, wd), (pk, pv), (gk, gv) in zip(self.layers, self.prompt_kv, self.gen_kv, strict=True):
-            q, k, v = F.linear(self._norm(x, ln1), wqkv).view(n, 3, self.heads, self.head_dim).unbind(1)
+            q, k, v = F.linear(self._norm(x, ln1), wqkv).split([self.heads * self.head_dim] + [self.kv_heads * self.head_dim] * 2, -1)
+            q, k, v = q.view(n, self.heads, -1), k.view(n, self.kv_heads, -1), v.view(n, self.kv_heads, -1)
             q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
             gk[:, :, t], gv[:, :, t] = k, v
             x = x + F.linear(self._attend(q, pk, pv, gk[:, :, : t + 1], gv[:, :, : t + 1]).reshape(n, -1), wo)
@@ -177,29 +184,49 @@ class LlamaDecoder:
         return self.model.lm_head(self._norm(x, self.model.model.norm.weight))
 
     def _attend(self, q: torch.Tensor, pk: torch.Tensor, pv: torch.Tensor, gk: torch.Tensor, gv: torch.Tensor) -> torch.Tensor:
-        """``q`` ``[n, H, D]`` over the shared prompt keys ``[B, H, P, D]`` and the row's own generated keys ``[n, H, t, D]``."""
-        prompt_len, full = pk.shape[2], not self.compacted
-        dense = q if full else q.new_zeros(self.prompts * self.groups, *q.shape[1:]).index_copy_(0, self.rows, q)
-        grouped = dense.view(self.prompts, self.groups, self.heads, self.head_dim).transpose(1, 2)  # [B, H, G, D]
-        prompt_scores = (grouped @ pk.transpose(-1, -2)).transpose(1, 2).reshape(-1, self.heads, prompt_len)  # [B*G, H, P]
+        """``q`` ``[n, H, D]`` over the shared prompt keys ``[B, Hkv, P, D]`` and the row's own generated keys ``[n, Hkv, t, D]``.
+
+        Query head ``h`` reads key/value head ``h // share`` (HF's ``repeat_kv``). The prompt part is one
+        product per prompt and KV head, with the ``G * share`` queries that read it as the rows of one matrix.
+        """
+        b, g, hk, r, d, prompt_len, full = (
+            self.prompts,
+            self.groups,
+            self.kv_heads,
+            self.share,
+            self.head_dim,
+            pk.shape[2],
+            not self.compacted,
+        )
+        n = q.shape[0]
+        dense = q if full else q.new_zeros(b * g, self.heads, d).index_copy_(0, self.rows, q)
+        grouped = dense.view(b, g, hk, r, d).permute(0, 2, 1, 3, 4).reshape(b, hk, g * r, d)
+        prompt_scores = (grouped @ pk.transpose(-1, -2)).view(b, hk, g, r, prompt_len).permute(0, 2, 1, 3, 4).reshape(b * g, self.heads, -1)
         if not full:
             prompt_scores = prompt_scores[self.rows]
-        gen_scores = (q.unsqueeze(2) @ gk.transpose(-1, -2)).squeeze(2)  # [n, H, t]
+        gen_scores = (q.view(n, hk, r, d) @ gk.transpose(-1, -2)).view(n, self.heads, -1)  # [n, H, t]
         scores = torch.cat([prompt_scores.float() * self.scaling + self.prompt_bias, gen_scores.float() * self.scaling], dim=-1)
         probs = scores.softmax(dim=-1).to(q.dtype)
         prompt_probs, gen_probs = probs[..., :prompt_len], probs[..., prompt_len:]
         if not full:
-            prompt_probs = prompt_probs.new_zeros(self.prompts * self.groups, *prompt_probs.shape[1:]).index_copy_(0, self.rows, prompt_probs)
-        grouped_probs = prompt_probs.view(self.prompts, self.groups, self.heads, prompt_len).transpose(1, 2)  # [B, H, G, P]
-        out = (grouped_probs @ pv).transpose(1, 2).reshape(-1, self.heads, self.head_dim)
+            prompt_probs = prompt_probs.new_zeros(b * g, self.heads, prompt_len).index_copy_(0, self.rows, prompt_probs)
+        grouped_probs = prompt_probs.reshape(b, g, hk, r, prompt_len).permute(0, 2, 1, 3, 4).reshape(b, hk, g * r, prompt_len)
+        out = (grouped_probs @ pv).view(b, hk, g, r, d).permute(0, 2, 1, 3, 4).reshape(b * g, self.heads, d)
         if not full:
             out = out[self.rows]
-        return out + (gen_probs.unsqueeze(2) @ gv).squeeze(2)
+        return out + (gen_probs.reshape(n, hk, r, -1) @ gv).view(n, self.heads, d)
 
     def select(self, keep: torch.Tensor) -> None:
         t, self.compacted = self.filled, True
         self.gen_kv = [(_keep_rows(k, keep, t), _keep_rows(v, keep, t)) for k, v in self.gen_kv]
         self.rows, self.next_pos, self.prompt_bias = self.rows[keep], self.next_pos[keep], self.prompt_bias[keep]
+
+
+def _filled(layer: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(keys, values)`` a prefilled full-attention cache layer holds."""
+    if not isinstance(layer, DynamicLayer) or layer.keys is None or layer.values is None:
+        raise TypeError(f"LlamaDecoder: the prefill left no keys/values in a {type(layer).__name__}")
+    return layer.keys, layer.values
 
 
 def _keep_rows(buffer: torch.Tensor, keep: torch.Tensor, filled: int) -> torch.Tensor:

@@ -37,6 +37,8 @@ from transformers import PreTrainedModel
 
 from bilight.rollout.decoders import make_decoder, position_ids
 
+__all__ = ["COMPACT_SHARE", "Generation", "choose_tokens", "filter_logits", "generate", "generate_greedy", "position_ids"]
+
 # Finished rows leave the batch (and the KV cache) once they are at least 1/COMPACT_SHARE of it.
 COMPACT_SHARE = 8
 
