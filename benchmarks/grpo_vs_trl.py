@@ -32,33 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from harness import alternate, emit, median, table
+from harness import DEFAULT_MODEL, alternate, build_large, emit, grpo_cli, median, table
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "grpo" / "igsm_tiny_bridge.yaml"
 PROMPTS, GENERATIONS, BUDGET = 16, 8, 160
-LARGE = {"hidden_size": 288, "num_layers": 8, "num_heads": 4}
-
-
-def bilight_cli(model_dir: str, steps: int, root: str) -> Any:
-    """The shipped GRPO config as plain GRPO on ``model_dir``, no validation, logging or checkpoints."""
-    from bilight.cli import TRAINER_DEFAULTS, BilightCLI
-    from bilight.data import BilightDataModule
-    from bilight.modules.common import LMModule
-
-    args = [
-        "--config", str(CONFIG), f"--trainer.max_steps={steps}", "--trainer.max_time=null", "--trainer.limit_val_batches=0",
-        "--trainer.num_sanity_val_steps=0", f"--trainer.default_root_dir={root}", "--trainer.enable_progress_bar=false",
-        "--trainer.logger=false", "--trainer.enable_checkpointing=false", "--trainer.callbacks=[]",
-        "--model.init_args.init_from=null", f"--model.init_args.name_or_path={model_dir}",
-        "--model.init_args.greedy_in_group=false", "--model.init_args.dynamic_sampling=false",
-        f"--model.init_args.max_new_tokens={BUDGET}", f"--model.init_args.num_generations={GENERATIONS}",
-        f"--data.batch_size={PROMPTS}", "--data.num_rl=2000", "--data.num_val=16",
-    ]  # fmt: skip
-    return BilightCLI(
-        model_class=LMModule, subclass_mode_model=True, datamodule_class=BilightDataModule,
-        trainer_defaults=TRAINER_DEFAULTS, args=args, run=False,
-    )  # fmt: skip
 
 
 def run_bilight(model_dir: str, steps: int) -> dict[str, Any]:
@@ -78,7 +54,7 @@ def run_bilight(model_dir: str, steps: int) -> dict[str, Any]:
             self.tokens.append(float(trainer.callback_metrics["rollout/completion_len_mean"]) * PROMPTS * GENERATIONS)
 
     with tempfile.TemporaryDirectory() as root:
-        cli = bilight_cli(model_dir, steps, root)
+        cli = grpo_cli(model_dir, root, f"--trainer.max_steps={steps}")
         clock = Clock()
         cli.trainer.callbacks.append(clock)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
@@ -90,7 +66,7 @@ def run_trl(model_dir: str, steps: int) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
     with tempfile.TemporaryDirectory() as root:
-        dm = bilight_cli(model_dir, steps, root).datamodule  # the same rl split and verifier
+        dm = grpo_cli(model_dir, root).datamodule  # the same rl split and verifier
         dm.prepare_data()
         dm.setup("fit")
         dataset = dm.prompts("rl").select_columns(["prompt", "index"])
@@ -131,19 +107,6 @@ def run_trl(model_dir: str, steps: int) -> dict[str, Any]:
     return {"seconds": clock.seconds, "tokens": [n * PROMPTS * GENERATIONS for n in lengths]}
 
 
-def build_large(model_dir: str, out: str) -> str:
-    """A ~10M-parameter Llama-style model (seed 0) with the tokenizer of ``model_dir``, saved to ``out``."""
-    from transformers import AutoTokenizer
-
-    from bilight.modules.common import build_model
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = build_model(tokenizer, hidden_size=LARGE["hidden_size"], num_layers=LARGE["num_layers"], num_heads=LARGE["num_heads"])
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 def summarise(runs: list[dict[str, Any]]) -> dict[str, float]:
     """Median over repeats of each run's median after the first step."""
     seconds = [statistics.median(r["seconds"][1:] or r["seconds"]) for r in runs]
@@ -153,7 +116,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ROOT / "runs" / "sft" / "igsm_tiny_bridge" / "hf_model"), help="save_pretrained folder")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder of the quickstart SFT model")
     parser.add_argument("--steps", type=int, default=6, help="steps per side and repeat (the first is not counted)")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of bilight then TRL")
     parser.add_argument("--sizes", default="quickstart,10m", help="comma-separated: quickstart, 10m")
@@ -165,7 +128,9 @@ def main() -> None:
         return
     if not Path(args.model).is_dir():
         sys.exit(f"--model {args.model}: no such folder; run `bilight fit --config configs/sft/igsm_tiny_bridge.yaml` first")
-    print(f"GRPO {PROMPTS} prompts x {GENERATIONS}, budget {BUDGET}, threads {torch.get_num_threads()}, {args.steps} steps x {args.repeats}")
+    print(
+        f"GRPO {PROMPTS} prompts x {GENERATIONS}, budget {BUDGET}, threads {torch.get_num_threads()}, {args.steps} steps x {args.repeats}"
+    )
     rows, ratios = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):

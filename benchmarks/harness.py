@@ -15,7 +15,13 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+GRPO_CONFIG = ROOT / "configs" / "grpo" / "igsm_tiny_bridge.yaml"
+DEFAULT_MODEL = str(ROOT / "runs" / "sft" / "igsm_tiny_bridge" / "hf_model")
+LARGE = {"hidden_size": 288, "num_layers": 8, "num_heads": 4}  # ~10.6M parameters, Llama-style
 
 
 def peak_rss_gb() -> float:
@@ -58,3 +64,43 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def grpo_cli(model_dir: str, root: str, *overrides: str) -> Any:
+    """The shipped GRPO config as plain GRPO (no greedy member, no dynamic sampling) on ``model_dir``, 16 x 8, budget 160.
+
+    No validation, logging or checkpoints; a 2,000-prompt ``rl`` split (the same problems for every size).
+    """
+    from bilight.cli import TRAINER_DEFAULTS, BilightCLI
+    from bilight.data import BilightDataModule
+    from bilight.modules.common import LMModule
+
+    args = [
+        "--config", str(GRPO_CONFIG), "--trainer.max_time=null", "--trainer.limit_val_batches=0",
+        "--trainer.num_sanity_val_steps=0", f"--trainer.default_root_dir={root}", "--trainer.enable_progress_bar=false",
+        "--trainer.logger=false", "--trainer.enable_checkpointing=false", "--trainer.callbacks=[]",
+        "--model.init_args.init_from=null", f"--model.init_args.name_or_path={model_dir}",
+        "--model.init_args.greedy_in_group=false", "--model.init_args.dynamic_sampling=false",
+        "--model.init_args.max_new_tokens=160", "--model.init_args.num_generations=8",
+        "--data.batch_size=16", "--data.num_rl=2000", "--data.num_val=16", *overrides,
+    ]  # fmt: skip
+    return BilightCLI(
+        model_class=LMModule, subclass_mode_model=True, datamodule_class=BilightDataModule,
+        trainer_defaults=TRAINER_DEFAULTS, args=args, run=False,
+    )  # fmt: skip
+
+
+def build_large(model_dir: str, out: str) -> str:
+    """A ~10M-parameter Llama-style model (seed 0) with the tokenizer of ``model_dir``, saved to ``out``.
+
+    Untrained, so its completions end at random (EOS about once per vocabulary size of tokens).
+    """
+    from transformers import AutoTokenizer
+
+    from bilight.modules.common import build_model
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = build_model(tokenizer, hidden_size=LARGE["hidden_size"], num_layers=LARGE["num_layers"], num_heads=LARGE["num_heads"])
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

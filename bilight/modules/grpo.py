@@ -75,7 +75,7 @@ from bilight.types import RolloutBatch
 warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization", category=UserWarning)
 
 # Padded tokens per micro-batch of the update when ``micro_batch_size`` is None (see `GRPOModule.micro_batches`).
-UPDATE_TOKENS = 4096
+UPDATE_TOKENS = 2048
 
 
 class GRPOModule(LMModule):
