@@ -38,6 +38,11 @@ KLEstimator = Literal["k1", "k3"]
 LOSS_TYPES: tuple[LossType, ...] = ("grpo", "bnpo", "dr_grpo", "dapo")
 
 
+# Elements of ``[rows, T, V]`` logits processed at once by `token_logprobs` and `entropy_from_logits`:
+# whole batches of a small-vocabulary model in one kernel, a bounded temporary for a large vocabulary.
+CHUNK_ELEMENTS = 1 << 24
+
+
 def token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """Log-probability of ``ids`` under ``logits``: ``log_softmax(logits).gather(ids)`` without the full softmax.
 
@@ -48,19 +53,19 @@ def token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         ids: ``[..., T]`` token ids.
 
     Returns:
-        ``[..., T]`` log-probs, differentiable with respect to ``logits``.
+        ``[..., T]`` log-probs, differentiable with respect to ``logits``. Rows are processed in chunks of
+        about `CHUNK_ELEMENTS` logits, so the temporary is bounded whatever the vocabulary.
     """
-    if logits.dtype in (torch.float32, torch.float64):
-        picked = logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
-        # logsumexp row by row: peak memory is one row's [T, V], not the whole [B, T, V] softmax.
-        flat = logits.reshape(-1, logits.shape[-2], logits.shape[-1])
-        lse = torch.stack([torch.logsumexp(row, dim=-1) for row in flat]).reshape(picked.shape)
-        return picked - lse
-    # logsumexp in half precision is inaccurate: take log_softmax per row in float32 instead.
     flat_logits = logits.reshape(-1, logits.shape[-2], logits.shape[-1])
     flat_ids = ids.reshape(-1, ids.shape[-1])
-    rows = [F.log_softmax(lg.float(), dim=-1).gather(-1, i.unsqueeze(-1)).squeeze(-1) for lg, i in zip(flat_logits, flat_ids, strict=True)]
-    return torch.stack(rows).reshape(ids.shape)
+    rows = max(1, CHUNK_ELEMENTS // max(1, logits.shape[-2] * logits.shape[-1]))
+    parts = []
+    for lg, i in zip(flat_logits.split(rows), flat_ids.split(rows), strict=True):
+        if lg.dtype in (torch.float32, torch.float64):
+            parts.append(lg.gather(-1, i.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(lg, dim=-1))
+        else:  # logsumexp in half precision is inaccurate: log_softmax in float32 instead
+            parts.append(F.log_softmax(lg.float(), dim=-1).gather(-1, i.unsqueeze(-1)).squeeze(-1))
+    return torch.cat(parts).reshape(ids.shape)
 
 
 def masked_sum(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -113,9 +118,13 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(delta) - delta - 1
 
 
-def entropy_from_logits(logits: torch.Tensor, chunk_size: int = 128) -> torch.Tensor:
-    """Shannon entropy (nats) over the last axis, ``[..., V] -> [...]``, computed ``chunk_size`` rows at a time."""
+def entropy_from_logits(logits: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+    """Shannon entropy (nats) over the last axis, ``[..., V] -> [...]``, computed ``chunk_size`` rows at a time.
+
+    ``chunk_size`` None takes as many rows as fit in `CHUNK_ELEMENTS` logits.
+    """
     flat = logits.reshape(-1, logits.shape[-1])
+    chunk_size = chunk_size or max(1, CHUNK_ELEMENTS // max(1, logits.shape[-1]))
     parts = []
     for chunk in flat.split(chunk_size, dim=0):
         logp = F.log_softmax(chunk.float(), dim=-1)

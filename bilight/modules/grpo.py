@@ -67,7 +67,7 @@ from bilight.losses import (
 )
 from bilight.metrics.streaming import PassAtK
 from bilight.modules.common import LMModule
-from bilight.modules.grpo_batch import PromptStream, cat_rollouts, prepend_to_groups, select_groups, trim_completions
+from bilight.modules.grpo_batch import PromptStream, cat_rollouts, length_buckets, select_groups, trim_completions, trim_padding
 from bilight.rewards import Reward, score
 from bilight.rollout import Sampling, prompt_batch, sample_and_judge
 from bilight.rollout.sampler import position_ids
@@ -76,6 +76,9 @@ from bilight.types import Rollouts
 # Lightning warns that a manual-optimization checkpoint holds the weights after the step. That is the
 # state resume needs: the step is counted in global_step, so the resumed run continues with the next one.
 warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization", category=UserWarning)
+
+# Padded tokens per micro-batch of the update when ``micro_batch_size`` is None (see `GRPOModule.micro_batches`).
+UPDATE_TOKENS = 2048
 
 
 class GRPOModule(LMModule):
@@ -97,7 +100,8 @@ class GRPOModule(LMModule):
         mask_truncated_completions: exclude completions that hit the budget without EOS from the loss.
         dynamic_sampling: drop groups whose rewards have zero spread and refill from the prompt stream.
         max_refills: at most this many extra rollout rounds per step for dynamic sampling.
-        micro_batch_size: completions per forward/backward (gradient accumulation); None = all at once.
+        micro_batch_size: completions per forward/backward (gradient accumulation); None = rows of
+            similar length packed into micro-batches of about 4096 tokens (bnpo: the whole batch).
             The gradient equals the one-batch gradient for dapo, grpo and dr_grpo; bnpo normalises
             by each micro-batch's own token count (TRL's definition), so it depends on the split.
         max_grad_norm: clip the gradient's global norm to this; None does not clip.
@@ -217,13 +221,10 @@ class GRPOModule(LMModule):
         return self.sampling
 
     def sample_groups(self, batch: dict[str, torch.Tensor]) -> Rollouts:
-        """The judged rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1 samples."""
-        judged = partial(sample_and_judge, self.model, self.tokenizer, batch, "rl", judge=self.judge)
-        if not self.greedy_in_group:
-            return judged(self.sampling, generator=self.rollout_generator())
-        sampled = judged(self.sampling.with_(num_samples=self.num_generations - 1), generator=self.rollout_generator())
-        greedy = judged(self.sampling.with_(num_samples=1, greedy=True))
-        return prepend_to_groups(greedy, sampled, int(self.tokenizer.pad_token_id))
+        """The judged rollout groups: G samples per prompt, or with ``greedy_in_group`` the greedy completion then G-1
+        samples, decoded in the same loop (one prefill per prompt)."""
+        sampling = self.sampling.with_(greedy_first=self.greedy_in_group)
+        return sample_and_judge(self.model, self.tokenizer, batch, "rl", sampling, self.judge, self.rollout_generator())
 
     def rollout(self, batch: dict[str, torch.Tensor], timing: dict[str, float]) -> Rollouts:
         """Sample and judge G completions per prompt, then add the extra reward terms (adding to ``timing``)."""
@@ -254,21 +255,22 @@ class GRPOModule(LMModule):
         mask = rollout.completion_mask.float()
         if self.mask_truncated_completions:
             mask = mask * (~rollout.truncated).float()[:, None]
-        chunks = list(torch.arange(rows, device=self.device).split(self.micro_batch_size or rows))
-        inputs = [(prompt_ids[c], prompt_mask[c], rollout.completion_ids[c], rollout.completion_mask[c]) for c in chunks]
+        chunks = self.micro_batches(prompt_mask, rollout.completion_mask)
+        inputs = [trim_padding(prompt_ids[c], prompt_mask[c], rollout.completion_ids[c], rollout.completion_mask[c]) for c in chunks]
+        masks = [mask[c][:, : x[2].shape[1]] for c, x in zip(chunks, inputs, strict=True)]
         ref = [self.reference_logprobs(*x) for x in inputs] if self.beta > 0 else [None] * len(chunks)
         old = [self.policy_logprobs(*x)[0].detach() for x in inputs] if self.num_iterations > 1 else None
         num_items = self.trainer.strategy.reduce(mask.sum(), reduce_op="sum")  # dapo: tokens of the step on all ranks
         sums: dict[str, float] = {}
         params = [p for p in self.parameters() if p.requires_grad]
         for iteration in range(self.num_iterations):
-            for i, (c, x) in enumerate(zip(chunks, inputs, strict=True)):
+            for i, (c, x, m) in enumerate(zip(chunks, inputs, masks, strict=True)):
                 logprobs, logits = self.policy_logprobs(*x)
                 out = policy_loss(
                     logprobs,
                     old[i] if old is not None else logprobs.detach(),
                     advantages[c],
-                    mask[c],
+                    m,
                     loss_type=self.loss_type,
                     epsilon=self.epsilon,
                     epsilon_high=self.epsilon_high,
@@ -283,13 +285,13 @@ class GRPOModule(LMModule):
                 # DDP: only the step's last micro-batch all-reduces (ranks may hold different numbers of micro-batches)
                 with self.no_grad_sync() if i < len(chunks) - 1 else contextlib.nullcontext():
                     self.manual_backward(out.loss * weight)
-                share = 1.0 / (len(chunks) * self.num_iterations)
+                # token-level statistics: each micro-batch weighs by its share of the step's tokens
+                share = float(m.sum()) / max(float(mask.sum()), 1.0)
                 _add(sums, "train/loss", float(out.loss.detach()) * weight / self.num_iterations)
                 for name in ("clip_low", "clip_high", "clip_region") + (("kl",) if out.kl is not None else ()):
-                    _add(sums, f"train/{name}", float(getattr(out, name)) * share)
+                    _add(sums, f"train/{name}", float(getattr(out, name)) * share / self.num_iterations)
                 if iteration == 0:
-                    entropy = masked_mean(entropy_from_logits(logits.detach()), mask[c])
-                    _add(sums, "train/entropy", float(entropy) / len(chunks))
+                    _add(sums, "train/entropy", float(masked_mean(entropy_from_logits(logits.detach()), m)) * share)
             norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm if self.max_grad_norm is not None else math.inf)
             _add(sums, "train/grad_norm", float(norm) / self.num_iterations)
             sums["train/lr"] = float(optimizer.param_groups[0]["lr"])
@@ -297,6 +299,21 @@ class GRPOModule(LMModule):
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()  # type: ignore[union-attr]
         return sums
+
+    def micro_batches(self, prompt_mask: torch.Tensor, completion_mask: torch.Tensor) -> list[torch.Tensor]:
+        """Row indices of each micro-batch: ``micro_batch_size`` rows in order, or by default rows of similar length.
+
+        The default (``micro_batch_size`` None) sorts rows by prompt + completion length and packs them
+        into micro-batches of about `UPDATE_TOKENS` padded tokens, so padding and peak activation
+        memory shrink while the gradient stays the one-batch gradient (dapo, grpo, dr_grpo). bnpo
+        normalises by each micro-batch's own tokens, so it keeps the whole batch together.
+        """
+        rows = completion_mask.shape[0]
+        if self.micro_batch_size is not None:
+            return list(torch.arange(rows, device=completion_mask.device).split(self.micro_batch_size))
+        if self.loss_type == "bnpo":
+            return [torch.arange(rows, device=completion_mask.device)]
+        return length_buckets(prompt_mask.sum(1) + completion_mask.sum(1), UPDATE_TOKENS)
 
     def no_grad_sync(self) -> contextlib.AbstractContextManager[Any]:
         """Backward passes that accumulate gradients locally (DDP's ``no_sync``); a no-op on one process."""
@@ -310,8 +327,10 @@ class GRPOModule(LMModule):
         """``[N, T, V]`` temperature-scaled logits predicting each completion token (positions as the sampler's)."""
         ids = torch.cat([prompt_ids, completion_ids], dim=1)
         attention = torch.cat([prompt_mask, completion_mask], dim=1)
-        logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention)).logits
-        return logits[:, prompt_ids.shape[1] - 1 : -1].float() / self.temperature
+        # Only the positions that predict completion tokens go through the LM head.
+        keep = completion_ids.shape[1] + 1
+        logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention), logits_to_keep=keep).logits
+        return logits[:, :-1].float() / self.temperature
 
     def policy_logprobs(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token log-probs ``[N, T]`` (with grad) of the completions under the current policy, and the logits."""

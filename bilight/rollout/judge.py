@@ -34,6 +34,7 @@ class Sampling:
         top_k: top-k filter (0 disables it).
         max_new_tokens: generation budget per completion.
         stop_strings: a completion also ends at the token that completes one of these.
+        greedy_first: member 0 of every group is decoded greedily in the same loop as the G-1 samples.
     """
 
     num_samples: int = 1
@@ -43,6 +44,7 @@ class Sampling:
     top_k: int = 0
     max_new_tokens: int = 256
     stop_strings: tuple[str, ...] = ()
+    greedy_first: bool = False
 
     def with_(self, **changes: object) -> Sampling:
         """A copy with some settings changed (e.g. ``greedy=True, num_samples=1`` for validation)."""
@@ -76,6 +78,7 @@ def sample(
         stop_strings=sampling.stop_strings,
         decode=decode if sampling.stop_strings else None,
         generator=generator,
+        greedy_first=sampling.greedy_first,
     )
     return replace(out, texts=tuple(tokenizer.batch_decode(out.completion_ids, skip_special_tokens=True)))
 

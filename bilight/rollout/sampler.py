@@ -1,23 +1,28 @@
-"""Group sampling with a KV cache: prefill each prompt once, then decode its G completions together.
+"""Group sampling: prefill each prompt once, decode its G completions together, drop rows as they finish.
 
 Why not ``model.generate(num_return_sequences=G)``: generate expands the prompts G times *before*
-the prefill, so a GRPO step pays G prefills per prompt; here the prompt batch ``[B, P]`` goes
-through the model once, the KV cache is repeated G times along the batch
-(``Cache.batch_repeat_interleave``), and a plain loop decodes ``B*G`` rows. The loop also returns
-what GRPO needs and generate does not give directly: the sampling log-prob of every chosen token,
-a completion mask that includes EOS, and truncation flags.
+the prefill, so a GRPO step pays G prefills per prompt, and it feeds every row until the longest
+completion ends. Here the prompt batch ``[B, P]`` goes through the model once, a decoder
+(`bilight.rollout.decoders`: a lean one for the built-in Llama model, the HF forward otherwise)
+decodes the ``B*G`` rows, and rows that have finished are removed from the batch and the cache once
+they are an eighth of it. The loop also returns what GRPO needs and generate does not give
+directly: the sampling log-prob of every chosen token, a completion mask that includes EOS, and
+truncation flags.
 
 Choices:
 
 * Log-probs are ``log_softmax(logits / temperature)`` of the *unfiltered* logits (top-k/top-p only
   decide which token is drawn), which is what TRL's trainer recomputes as old log-probs, so the
   first-iteration importance ratio is 1. Greedy decoding reports ``log_softmax(logits)``.
+* Sampling is ``torch.multinomial``'s own algorithm written out: ``argmax(probs / q)`` with
+  ``q ~ Exp(1)`` drawn for every sampled row of the original batch at each step while any of them
+  is still running. So the caller's generator advances exactly as ``multinomial`` over the whole
+  batch would, and dropping finished rows changes no token: same seed, same completions.
+* ``greedy_first``: member 0 of each group is decoded greedily in the same loop (one prefill, one
+  decode loop), the G-1 others are sampled; tokens, log-probs and the generator's advance are those
+  of a greedy call plus a sampling call with G-1 per prompt.
 * Positions follow ``generate`` for left padding: ``cumsum(mask) - 1`` (0 on pads) for the prompt,
-  then one more per new token; the 2-D attention mask grows by a 1 per step. Finished rows keep
-  being fed the pad token (masked out of the outputs), as in ``generate``.
-* The KV cache is allocated once for prompt + ``max_new_tokens`` (`bilight.rollout.cache`) rather
-  than grown by concatenation at every step.
-* Sampling draws from the caller's ``torch.Generator``: same seed, same completions.
+  then one more per new token.
 * The model is put in eval mode under ``torch.no_grad()`` and its previous mode is restored.
 """
 
@@ -27,15 +32,15 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from transformers import DynamicCache, PreTrainedModel
+from transformers import PreTrainedModel
 
-from bilight.rollout.cache import generation_cache
+from bilight.rollout.decoders import make_decoder, position_ids
 from bilight.types import Rollouts
 
+__all__ = ["COMPACT_SHARE", "choose_tokens", "filter_logits", "generate", "position_ids"]
 
-def position_ids(mask: torch.Tensor) -> torch.Tensor:
-    """Positions for a (left-)padded ``[N, L]`` mask as ``generate`` builds them: ``cumsum - 1``, 0 on padding."""
-    return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+# Finished rows leave the batch (and the KV cache) once they are at least 1/COMPACT_SHARE of it.
+COMPACT_SHARE = 8
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -97,25 +102,6 @@ class StopStrings:
         return hit
 
 
-def _prefill(
-    model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, num_generations: int, max_new_tokens: int
-) -> tuple[torch.Tensor, DynamicCache]:
-    """Run the ``[B, P]`` prompts once and repeat the cache G times; return next-token logits ``[B*G, V]`` and the cache."""
-    cache = generation_cache(model.config, prompt_ids.shape[1] + max_new_tokens)
-    out = model(
-        input_ids=prompt_ids,
-        attention_mask=prompt_mask,
-        position_ids=position_ids(prompt_mask),
-        cache=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    )
-    cache = out.cache
-    if num_generations > 1:
-        cache.batch_repeat_interleave(num_generations)
-    return out.logits[:, -1].repeat_interleave(num_generations, dim=0), cache
-
-
 def generate(
     model: PreTrainedModel,
     prompt_ids: torch.Tensor,
@@ -132,6 +118,7 @@ def generate(
     stop_strings: Sequence[str] = (),
     decode: Callable[[list[int]], str] | None = None,
     generator: torch.Generator | None = None,
+    greedy_first: bool = False,
 ) -> Rollouts:
     """Sample ``num_generations`` completions for each left-padded prompt, prefilling each prompt once.
 
@@ -147,6 +134,7 @@ def generate(
         stop_strings: a completion also ends at the token that completes one of these (needs ``decode``).
         decode: token ids -> text, e.g. ``partial(tokenizer.decode, skip_special_tokens=True)``.
         generator: the ``torch.Generator`` sampling draws from (on the logits' device).
+        greedy_first: member 0 of every group is the greedy completion (same loop), members 1..G-1 are sampled.
     """
     if stop_strings and decode is None:
         raise ValueError("generate: stop_strings need a decode function (token ids -> text)")
@@ -160,7 +148,7 @@ def generate(
     try:
         with torch.no_grad():
             return _decode_loop(
-                model, prompt_ids, prompt_mask, num_generations, max_new_tokens, eos, pad, temp, top_k, top_p, stop, generator
+                model, prompt_ids, prompt_mask, num_generations, max_new_tokens, eos, pad, temp, top_k, top_p, stop, generator, greedy_first
             )
     finally:
         model.train(was_training)
@@ -188,41 +176,71 @@ def _decode_loop(
     top_p: float,
     stop: StopStrings | None,
     generator: torch.Generator | None,
+    greedy_first: bool,
 ) -> Rollouts:
-    """Prefill, then decode ``B*G`` rows one token at a time until every row ends or the budget runs out."""
+    """Prefill, then decode until every row ends or the budget runs out, dropping finished rows from the batch."""
     device = prompt_ids.device
-    logits, cache = _prefill(model, prompt_ids, prompt_mask, num_generations, max_new_tokens)
-    mask = prompt_mask.repeat_interleave(num_generations, dim=0)
-    rows, prompt_len = mask.shape
-    mask = torch.cat([mask, mask.new_ones(rows, max_new_tokens)], dim=1)
-    next_pos = prompt_mask.long().sum(-1).repeat_interleave(num_generations)[:, None]
-    eos = eos.to(device)
+    rows = prompt_ids.shape[0] * num_generations
+    greedy = torch.full((rows,), temperature <= 0, dtype=torch.bool, device=device)
+    if greedy_first:
+        greedy[::num_generations] = True
+    sampled = (~greedy).nonzero().flatten()  # original rows that draw noise, in the noise's row order
+    slot = torch.full((rows,), -1, dtype=torch.long, device=device)
+    slot[sampled] = torch.arange(sampled.numel(), device=device)
+    out_tokens = torch.full((rows, max_new_tokens), pad, dtype=torch.long, device=device)
+    out_logprobs = torch.zeros(rows, max_new_tokens, device=device)
+    out_live = torch.zeros(rows, max_new_tokens, dtype=torch.bool, device=device)
     finished = torch.zeros(rows, dtype=torch.bool, device=device)
-    tokens: list[torch.Tensor] = []
-    logprobs: list[torch.Tensor] = []
-    live: list[torch.Tensor] = []
-    for step in range(max_new_tokens):
-        token, logprob = choose_tokens(logits, temperature, top_k, top_p, generator)
-        token = token.masked_fill(finished, pad)
-        live.append(~finished)
-        tokens.append(token)
-        logprobs.append(logprob.masked_fill(finished, 0.0))
-        ended = torch.isin(token, eos) & ~finished
-        if stop is not None:
-            ended |= stop(torch.stack(tokens, dim=1), ~finished & ~ended)
-        finished |= ended
-        if bool(finished.all()) or step == max_new_tokens - 1:
-            break
-        out = model(
-            input_ids=token[:, None],
-            attention_mask=mask[:, : prompt_len + step + 1],
-            position_ids=next_pos + step,
-            cache=cache,
-            use_cache=True,
-        )
-        cache = out.cache
-        logits = out.logits[:, -1]
-    if not tokens:
+    if max_new_tokens == 0:
         empty = prompt_ids.new_zeros(rows, 0)
         return Rollouts(prompt_ids, prompt_mask, empty, empty, empty.float(), torch.ones(rows, dtype=torch.bool, device=device))
-    return Rollouts(prompt_ids, prompt_mask, torch.stack(tokens, 1), torch.stack(live, 1).long(), torch.stack(logprobs, 1), ~finished)
+    logits, decoder = make_decoder(model, prompt_ids, prompt_mask, num_generations, max_new_tokens)
+    alive = torch.arange(rows, device=device)  # original row of each row in the decoder's batch
+    eos = eos.to(device)
+    steps = 0
+    for step in range(max_new_tokens):
+        noise = None
+        if sampled.numel() and not bool(finished[sampled].all()):
+            noise = torch.empty(sampled.numel(), logits.shape[-1], device=device).exponential_(1, generator=generator)
+        token, logprob = _choose(logits, greedy[alive], slot[alive], noise, temperature, top_k, top_p)
+        done = finished[alive]
+        token, logprob = token.masked_fill(done, pad), logprob.masked_fill(done, 0.0)
+        out_tokens[alive, step], out_logprobs[alive, step], out_live[alive, step] = token, logprob, ~done
+        ended = torch.isin(token, eos) & ~done
+        if stop is not None:
+            ended |= stop(out_tokens[alive, : step + 1], ~done & ~ended)
+        finished[alive[ended]] = True
+        steps = step + 1
+        if bool(finished.all()) or step == max_new_tokens - 1:
+            break
+        done = finished[alive]
+        if int(done.sum()) * COMPACT_SHARE >= done.numel():
+            keep = (~done).nonzero().flatten()
+            decoder.select(keep)
+            alive, token = alive[keep], token[keep]
+        logits = decoder.step(token)
+    return Rollouts(prompt_ids, prompt_mask, out_tokens[:, :steps], out_live[:, :steps].long(), out_logprobs[:, :steps], ~finished)
+
+
+def _choose(
+    logits: torch.Tensor,
+    greedy: torch.Tensor,
+    slot: torch.Tensor,
+    noise: torch.Tensor | None,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokens and log-probs ``[n]``: argmax where ``greedy``, else ``argmax(probs / noise[slot])`` (multinomial's draw)."""
+    logits = logits.float()
+    tokens = logits.argmax(dim=-1)
+    logprobs = F.log_softmax(logits, dim=-1)
+    if noise is None or temperature <= 0:
+        return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
+    scaled = logits / temperature
+    probs = filter_logits(scaled, top_k, top_p).softmax(dim=-1)
+    drawn = (probs / noise[slot.clamp(min=0)]).argmax(dim=-1)
+    tokens = torch.where(greedy, tokens, drawn)
+    sampled_logprobs = logprobs if temperature == 1.0 else F.log_softmax(scaled, dim=-1)
+    picked = torch.where(greedy[:, None], logprobs, sampled_logprobs)
+    return tokens, picked.gather(-1, tokens[:, None]).squeeze(-1)

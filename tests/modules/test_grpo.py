@@ -11,8 +11,9 @@ from bilight.cli import run as cli_run
 from bilight.losses import LOSS_TYPES
 from bilight.metrics.names import describe
 from bilight.modules import GRPOModule, WarmupCosine
+from bilight.modules import grpo as grpo_module
 from bilight.modules.grpo import rollout_stats
-from bilight.modules.grpo_batch import PromptStream, prepend_to_groups
+from bilight.modules.grpo_batch import PromptStream, length_buckets, prepend_to_groups, trim_padding
 from bilight.rewards import Reward
 from bilight.rollout import generate
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
@@ -143,6 +144,32 @@ def test_micro_batch_accumulation_gives_the_full_batch_gradient(tmp_path, loss_t
     assert max(float(p.abs().max()) for p in full.values()) > 1e-4
     for name, delta in full.items():
         torch.testing.assert_close(micro[name], delta, atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("loss_type", ["dapo", "grpo", "dr_grpo"])
+def test_length_bucketed_micro_batches_give_the_one_batch_gradient(tmp_path, monkeypatch, loss_type) -> None:
+    """The default update packs rows of similar length into small micro-batches: same step as one batch of all rows."""
+    dm = tiny_datamodule(train_split="rl")
+    rollout = _fixed_rollout(dm, _module(dm))
+    opts = dict(loss_type=loss_type, mask_truncated_completions=True, beta=0.05)
+    one_batch = _parameter_step(tmp_path, dm, rollout, micro_batch_size=16, **opts)
+    monkeypatch.setattr(grpo_module, "UPDATE_TOKENS", 40)  # a few rows per micro-batch
+    module = _module(dm, **opts)
+    widths = [len(c) for c in module.micro_batches(rollout.prompt_mask.repeat_interleave(4, 0), rollout.completion_mask)]
+    assert len(widths) > 3 and sum(widths) == 16
+    bucketed = _parameter_step(tmp_path, dm, rollout, **opts)
+    for name, delta in one_batch.items():
+        torch.testing.assert_close(bucketed[name], delta, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_length_buckets_and_trim_padding() -> None:
+    chunks = length_buckets(torch.tensor([3, 9, 5, 9, 1]), budget=18)
+    assert [c.tolist() for c in chunks] == [[1, 3], [2, 0, 4]]  # longest first; 18 // 9 = 2 rows, then 18 // 5 = 3
+    prompt_ids, prompt_mask = torch.tensor([[0, 0, 7, 8], [0, 5, 6, 7]]), torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
+    completion_ids, completion_mask = torch.tensor([[3, 4, 0, 0], [3, 0, 0, 0]]), torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]])
+    p_ids, p_mask, c_ids, c_mask = trim_padding(prompt_ids, prompt_mask, completion_ids, completion_mask)
+    assert p_ids.tolist() == [[0, 7, 8], [5, 6, 7]] and p_mask.tolist() == [[0, 1, 1], [1, 1, 1]]
+    assert c_ids.tolist() == [[3, 4], [3, 0]] and c_mask.tolist() == [[1, 1], [1, 0]]
 
 
 def test_training_logprobs_equal_rollout_logprobs_so_the_first_ratio_is_one() -> None:

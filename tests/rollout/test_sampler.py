@@ -6,12 +6,15 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from bilight.losses import token_logprobs
-from bilight.rollout import filter_logits, generate, position_ids
+from bilight.modules.grpo_batch import prepend_to_groups
+from bilight.rollout import filter_logits, generate, position_ids, sampler
+from bilight.rollout.decoders import LlamaDecoder, make_decoder
+from bilight.types import Rollouts
 
-from .conftest import EOS, PAD
+from .conftest import EOS, PAD, VOCAB
 
 Prompts = tuple[torch.Tensor, torch.Tensor]
 
@@ -95,8 +98,11 @@ def test_shapes_masks_and_eos(model: LlamaForCausalLM, prompts: Prompts) -> None
     assert not out.truncated.all()
 
 
-def test_prefill_once_per_prompt(model: LlamaForCausalLM, prompts: Prompts) -> None:
+@pytest.mark.parametrize("lean", [True, False])
+def test_prefill_once_per_prompt(model: LlamaForCausalLM, prompts: Prompts, lean: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     ids, mask = prompts
+    if not lean:
+        monkeypatch.setattr(LlamaDecoder, "supports", staticmethod(lambda _model: False))
     shapes: list[tuple[int, ...]] = []
 
     def hook(_module: torch.nn.Module, _args: Any, kwargs: dict[str, Any]) -> None:
@@ -108,8 +114,108 @@ def test_prefill_once_per_prompt(model: LlamaForCausalLM, prompts: Prompts) -> N
     finally:
         handle.remove()
     assert shapes[0] == (3, 5)  # B rows, not B*G
-    assert shapes[1:] == [(24, 1)] * 3  # then one token for each of the B*G rows per step
+    # then one token for each of the B*G rows per step, through the HF forward or the lean Llama steps (no HF forward)
+    assert shapes[1:] == ([] if lean else [(24, 1)] * 3)
     assert out.truncated.all() and out.completion_ids.shape == (24, 4)
+
+
+def _outputs(out: Rollouts) -> tuple[torch.Tensor, ...]:
+    return out.completion_ids, out.completion_mask, out.truncated
+
+
+@pytest.mark.parametrize("kv_heads", [4, 2, 1])
+def test_lean_llama_steps_match_the_hf_forward(prompts: Prompts, kv_heads: int) -> None:
+    """Logits of the lean decode steps equal a teacher-forced HF forward, with and without GQA, after rows are dropped."""
+    config = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=kv_heads, pad_token_id=PAD, eos_token_id=EOS, bos_token_id=1,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    ids, mask = prompts
+    g, steps = 2, 5
+    tokens = torch.randint(3, VOCAB, (ids.shape[0] * g, steps), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        first, decoder = make_decoder(model, ids, mask, g, steps)
+        assert isinstance(decoder, LlamaDecoder)
+        lean = [first, decoder.step(tokens[:, 0])]
+        keep = torch.tensor([0, 2, 3, 5])  # drop rows 1 and 4 (a member of the first and of the third group)
+        decoder.select(keep)
+        lean += [decoder.step(tokens[keep, t]) for t in range(1, steps)]
+        rep_ids, rep_mask = ids.repeat_interleave(g, 0), mask.repeat_interleave(g, 0)
+        full_mask = torch.cat([rep_mask, torch.ones_like(tokens)], 1)
+        hf = model(input_ids=torch.cat([rep_ids, tokens], 1), attention_mask=full_mask, position_ids=position_ids(full_mask)).logits
+    hf = hf[:, ids.shape[1] - 1 :]
+    torch.testing.assert_close(torch.stack(lean[:2], 1), hf[:, :2], atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.stack(lean[2:], 1), hf[keep, 2:], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("top_k, top_p", [(0, 1.0), (10, 0.9)])
+def test_dropping_finished_rows_and_the_lean_steps_change_no_token(
+    model: LlamaForCausalLM, prompts: Prompts, monkeypatch: pytest.MonkeyPatch, top_k: int, top_p: float
+) -> None:
+    """Same seed, same completions and generator state: lean or HF decoder, rows dropped as they end or never."""
+    ids, mask = prompts
+    eos = [EOS, 5, 9, 13]  # rows end at many different steps
+
+    def run() -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(3)
+        out = generate(
+            model,
+            ids,
+            mask,
+            max_new_tokens=20,
+            eos_token_id=eos,
+            num_generations=6,
+            temperature=0.8,
+            top_k=top_k,
+            top_p=top_p,
+            generator=gen,
+        )
+        return _outputs(out), out.logprobs, gen.get_state()
+
+    lean_tokens, lean_logprobs, lean_state = run()
+    assert lean_tokens[1].sum(1).unique().numel() > 3  # rows of many lengths
+    monkeypatch.setattr(sampler, "COMPACT_SHARE", 0)  # never drop rows
+    monkeypatch.setattr(LlamaDecoder, "supports", staticmethod(lambda _model: False))  # the HF forward
+    hf_tokens, hf_logprobs, hf_state = run()
+    assert all(torch.equal(a, b) for a, b in zip(lean_tokens, hf_tokens, strict=True))
+    torch.testing.assert_close(lean_logprobs, hf_logprobs, atol=1e-5, rtol=0)
+    assert torch.equal(lean_state, hf_state)
+
+
+def test_sampling_is_multinomial_over_the_whole_batch(model: LlamaForCausalLM, prompts: Prompts) -> None:
+    """The first step's draw equals ``torch.multinomial`` on the same probabilities and generator (the pre-speed-up sampler)."""
+    ids, mask = prompts
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask)).logits[:, -1].repeat_interleave(4, 0)
+    expected = torch.multinomial((logits / 0.7).softmax(-1), 1, generator=torch.Generator().manual_seed(5)).squeeze(-1)
+    out = generate(
+        model,
+        ids,
+        mask,
+        max_new_tokens=1,
+        eos_token_id=None,
+        num_generations=4,
+        temperature=0.7,
+        generator=torch.Generator().manual_seed(5),
+    )
+    assert torch.equal(out.completion_ids[:, 0], expected)
+
+
+def test_greedy_first_equals_a_greedy_call_plus_a_sampling_call(model: LlamaForCausalLM, prompts: Prompts) -> None:
+    """Member 0 greedy in the same loop = the greedy completion prepended to G-1 samples; the generator advances alike."""
+    ids, mask = prompts
+    eos = [EOS, 5, 9]
+    kwargs: dict[str, Any] = {"max_new_tokens": 15, "eos_token_id": eos, "temperature": 0.9, "top_k": 20}
+    separate_gen, folded_gen = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    sampled = generate(model, ids, mask, num_generations=3, generator=separate_gen, **kwargs)
+    greedy = generate(model, ids, mask, do_sample=False, **kwargs)
+    separate = prepend_to_groups(greedy, sampled, PAD)
+    folded = generate(model, ids, mask, num_generations=4, generator=folded_gen, greedy_first=True, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(_outputs(separate), _outputs(folded), strict=True))
+    torch.testing.assert_close(separate.logprobs, folded.logprobs, atol=1e-6, rtol=0)
+    assert torch.equal(separate_gen.get_state(), folded_gen.get_state())
 
 
 def test_stop_strings_end_a_completion(model: LlamaForCausalLM, prompts: Prompts) -> None:
