@@ -11,7 +11,7 @@ import yaml
 from bilight.cli import run as main
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
+CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if p.parent.name != "experiment")  # experiment/: tests/experiment
 FRAGMENT_DIRS = {"debug", "callbacks", "cluster"}  # base/ fragments are full configs of their own
 BASE = ROOT / "configs" / "sft" / "igsm_tiny_bridge.yaml"
 

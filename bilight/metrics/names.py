@@ -7,7 +7,8 @@ step's own prompts in one place and the probe set in another, and probe numbers 
 
 * ``train/``: the optimizer step (SFT or GRPO); ``rollout/``: the GRPO step's own sampled groups;
   ``time/``: wall time of a GRPO step's phases;
-* ``val/`` (``test/`` under ``bilight test``): the validation splits, through the module's validation loop;
+* ``val/``: the validation splits, through the module's validation loop; ``test/``: the test splits, under
+  ``bilight test``;
 * ``probe/``: the fixed probe prompts, through `RolloutAccuracy`; ``influence/``: through `CoInfluence`.
 
 ``{k}`` stands for an integer (samples or pass@k's k), ``{split}`` for ``id`` or ``ood``, ``{d}`` for
@@ -37,6 +38,7 @@ class MetricName:
 
 
 SFT, GRPO, BOTH, VALIDATION = "SFT", "GRPO", "SFT, GRPO", "SFT and GRPO validation"
+TEST = "`bilight test` (SFT or GRPO module)"
 PROBE, INFLUENCE = "RolloutAccuracy callback", "CoInfluence callback"
 
 METRICS: tuple[MetricName, ...] = (
@@ -77,10 +79,18 @@ METRICS: tuple[MetricName, ...] = (
     MetricName("val/acc_{split}", "greedy accuracy on the validation split (id: held out, same task; ood: the OOD task)", VALIDATION),
     MetricName("val/avg@{k}_{split}", "mean accuracy of k samples per problem at the rollout temperature", GRPO),
     MetricName("val/pass@{k}_{split}", "unbiased pass@k of those k samples", GRPO),
-    MetricName("test/loss", "as val/loss, under `bilight test`", SFT),
-    MetricName("test/acc_{split}", "as val/acc_*, under `bilight test`", VALIDATION),
-    MetricName("test/avg@{k}_{split}", "as val/avg@k_*, under `bilight test`", GRPO),
-    MetricName("test/pass@{k}_{split}", "as val/pass@k_*, under `bilight test`", GRPO),
+    MetricName(
+        "test/acc_{split}",
+        "greedy accuracy on the test split (id: the task's held-out test problems; ood: the OOD task's test split)",
+        TEST,
+    ),
+    MetricName(
+        "test/avg@{k}_{split}",
+        "mean accuracy of test_num_samples samples per test problem (GRPO: at the rollout temperature; SFT: test_temperature)",
+        TEST,
+    ),
+    MetricName("test/pass@{k}_{split}", "unbiased pass@k of those samples", TEST),
+    MetricName("train/nonfinite_skipped", "optimizer steps skipped for a non-finite gradient (--nonfinite.action skip)", BOTH),
     MetricName("probe/mean_alpha", "mean per-prompt rollout accuracy alpha on the probe prompts (= probe/avg@N)", PROBE),
     MetricName("probe/avg@{k}", "mean accuracy of the N = k samples per probe prompt", PROBE),
     MetricName("probe/pass@{k}", "unbiased pass@k on the probe prompts", PROBE),

@@ -7,6 +7,7 @@ import pytest
 from lightning.pytorch.loggers import CSVLogger
 
 from bilight.callbacks import EvaluationWriter
+from bilight.metrics.names import describe
 from bilight.modules import GRPOModule, SFTModule
 from bilight.testing import TINY_MODEL, StandInJudge, tiny_datamodule
 
@@ -37,6 +38,7 @@ def test_test_writes_per_problem_records_and_their_accuracies(tmp_path, module_c
     assert saved["test_ood"]["greedy"] == pytest.approx(2 / 3) and saved["test_ood"]["pass@3"] == pytest.approx(2 / 3)
     logged = {k: v for per_loader in results for k, v in per_loader.items()}
     assert logged["test/acc_id"] == pytest.approx(0.5) and logged["test/avg@3_ood"] == pytest.approx(2 / 3)
+    assert all(describe(key) for key in logged)  # every logged key is in the table of metric names
 
 
 def test_test_split_is_its_own_held_out_problems() -> None:

@@ -12,7 +12,7 @@ from bilight.tasks import IGSM, DyVal, GSM8KFormat, Task
 from bilight.tasks.base import SEED_OFFSETS
 
 HELD_OUT = ("val_id", "rl", "probe", "test")
-SIZES = {"num_train": 300, "num_val": 40, "num_rl": 120, "num_probe": 16}
+SIZES = {"num_train": 300, "num_val": 40, "num_rl": 120, "num_probe": 16, "num_test": 40}
 
 
 def _gsm8k(tmp_path: Path) -> GSM8KFormat:
