@@ -9,6 +9,7 @@ for generation are left-padded so that every row's last prompt token sits in the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,19 +26,28 @@ def encode_rows(
     max_length: int,
     mask_prompt: bool = True,
 ) -> dict[str, list[list[int]]]:
-    """Token ids, labels and prompt ids per row; rows longer than ``max_length`` are truncated on the left of the prompt."""
+    """Token ids, labels and prompt ids per row; rows longer than ``max_length`` are truncated on the left of the prompt
+    (counted in a warning); a completion that alone does not fit is an error."""
     prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
     out: dict[str, list[list[int]]] = {"input_ids": [], "labels": [], "prompt_ids": []}
     eos = tokenizer.eos_token_id
+    truncated = 0
     for i, (p, c) in enumerate(zip(prompt_ids, completion_ids, strict=True)):
         c = [*c, eos]
         if len(c) >= max_length:
             raise ValueError(f"row {i}: completion has {len(c)} tokens, more than data.max_length={max_length}; raise max_length")
+        truncated += len(p) + len(c) > max_length
         p = p[-(max_length - len(c)) :]
         out["input_ids"].append(p + c)
         out["labels"].append((p if not mask_prompt else [IGNORE] * len(p)) + c)
         out["prompt_ids"].append(p)
+    if truncated:
+        warnings.warn(
+            f"data: {truncated} of {len(prompt_ids)} rows are longer than data.max_length={max_length}; their prompts were cut "
+            "on the left to fit (raise data.max_length to keep them whole)",
+            stacklevel=2,
+        )
     return out
 
 

@@ -210,21 +210,32 @@ class LMModule(L.LightningModule):
         ``greedy`` ``[B]`` 0/1, ``samples`` ``[B, k]`` 0/1, and the greedy texts and extracted answers.
         """
         split = self.judge.test_splits[dataloader_idx]
-        suffix = "ood" if split.endswith("ood") else "id"
-        greedy = self.greedy_rollouts(batch, split)
-        self.log_accuracy(f"test/acc_{suffix}", greedy.grouped(greedy.correct))
+        # Own generator, seeded by the batch: two checkpoints evaluated with the same config see the same noise.
+        seed = 2_000_029 * (dataloader_idx + 1) + batch_idx
+        greedy, sampled = self.judge_batch(batch, split, "test", self.test_sampling, self.test_num_samples, seed)
         record: dict[str, Any] = {"split": split, "index": batch["index"], "greedy": greedy.correct, "texts": greedy.texts}
         record["predicted"] = [v.predicted for v in greedy.verdicts]
-        k = self.test_num_samples
-        if k > 0:
-            # Own generator, seeded by the batch: two checkpoints evaluated with the same config see the same noise.
-            generator = torch.Generator(device=self.device).manual_seed(2_000_029 * (dataloader_idx + 1) + batch_idx)
-            out = sample_and_judge(self.model, self.tokenizer, batch, split, self.test_sampling.with_(num_samples=k), self.judge, generator)
-            sampled = out.grouped(out.correct)
-            self.log_accuracy(f"test/avg@{k}_{suffix}", sampled)
-            self.log_accuracy(f"test/pass@{k}_{suffix}", sampled, make=partial(PassAtK, k))
+        if sampled is not None:
             record["samples"] = sampled
         return record
+
+    def judge_batch(
+        self, batch: dict[str, torch.Tensor], split: str, prefix: str, sampling: Sampling, k: int, seed: int
+    ) -> tuple[Rollouts, torch.Tensor | None]:
+        """Greedy accuracy of a batch of ``split``'s prompts and, with ``k`` > 0, avg@k and pass@k of k samples drawn
+        with ``sampling`` from a generator seeded by ``seed``; logged as ``<prefix>/acc_<id|ood>``, ``<prefix>/avg@k_...``
+        and ``<prefix>/pass@k_...``. Returns the judged greedy rollouts and the ``[B, k]`` sampled verdicts (None when k = 0)."""
+        suffix = "ood" if split.endswith("ood") else "id"
+        greedy = self.greedy_rollouts(batch, split)
+        self.log_accuracy(f"{prefix}/acc_{suffix}", greedy.grouped(greedy.correct))
+        if k <= 0:
+            return greedy, None
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        out = sample_and_judge(self.model, self.tokenizer, batch, split, sampling.with_(num_samples=k), self.judge, generator)
+        sampled = out.grouped(out.correct)
+        self.log_accuracy(f"{prefix}/avg@{k}_{suffix}", sampled)
+        self.log_accuracy(f"{prefix}/pass@{k}_{suffix}", sampled, make=partial(PassAtK, k))
+        return greedy, sampled
 
     @override
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:

@@ -46,7 +46,6 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import torch
@@ -65,7 +64,6 @@ from bilight.losses import (
     policy_loss,
     token_logprobs,
 )
-from bilight.metrics.streaming import PassAtK
 from bilight.modules.common import LMModule
 from bilight.modules.grpo_batch import PromptStream, cat_rollouts, length_buckets, select_groups, trim_completions, trim_padding
 from bilight.rewards import Reward, score
@@ -400,18 +398,9 @@ class GRPOModule(LMModule):
 
     def evaluate(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int, prefix: str) -> None:
         """Greedy accuracy, and avg@k / pass@k of ``val_num_samples`` samples at the training temperature."""
-        split = self.eval_split(dataloader_idx)
-        suffix = "id" if split == "val_id" else "ood"
-        greedy = self.greedy_rollouts(batch, split)
-        self.log_accuracy(f"{prefix}/acc_{suffix}", greedy.grouped(greedy.correct))
-        k = self.val_num_samples
-        if k > 0:
-            # Own generator, seeded by the batch: the same samples at every validation, rollouts untouched.
-            generator = torch.Generator(device=self.device).manual_seed(1_000_003 * (dataloader_idx + 1) + batch_idx)
-            out = sample_and_judge(self.model, self.tokenizer, batch, split, self.sampling.with_(num_samples=k), self.judge, generator)
-            sampled = out.grouped(out.correct)
-            self.log_accuracy(f"{prefix}/avg@{k}_{suffix}", sampled)
-            self.log_accuracy(f"{prefix}/pass@{k}_{suffix}", sampled, make=partial(PassAtK, k))
+        # Own generator, seeded by the batch: the same samples at every validation, rollouts untouched.
+        seed = 1_000_003 * (dataloader_idx + 1) + batch_idx
+        self.judge_batch(batch, self.eval_split(dataloader_idx), prefix, self.sampling, self.val_num_samples, seed)
 
 
 def rollout_stats(batch: Rollouts) -> dict[str, float]:

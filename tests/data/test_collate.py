@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from bilight.data.collate import IGNORE, Collator, encode_rows
@@ -50,3 +51,14 @@ def test_too_long_completion_names_the_row_and_the_fix() -> None:
         assert "row 1" in str(err) and "max_length" in str(err)
     else:
         raise AssertionError("expected a ValueError")
+
+
+def test_long_prompts_are_cut_on_the_left_and_counted() -> None:
+    dm = tiny_datamodule()
+    tok = dm.tokenizer
+    long_prompt = "Lion per Oak equals 3. " * 10 + "Question: What is Lion per Oak?\nAnswer:"
+    with pytest.warns(UserWarning, match="1 of 2 rows are longer than data.max_length=24"):
+        out = encode_rows(tok, [long_prompt, "Answer:"], [" So 3.", " So 3."], max_length=24)
+    assert len(out["input_ids"][0]) == 24 and out["input_ids"][0][-1] == tok.eos_token_id
+    full = tok(long_prompt, add_special_tokens=False)["input_ids"]
+    assert out["prompt_ids"][0] == full[-len(out["prompt_ids"][0]) :]  # the end of the prompt (the question) is kept
