@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from harness import DEFAULT_MODEL, alternate, build_large, emit, grpo_cli, median, table
+from harness import DEFAULT_MODEL, alternate, build_large, emit, grpo_cli, median, table, trl_step_clock
 
 PROMPTS, GENERATIONS, BUDGET = 16, 8, 160
 
@@ -62,7 +62,7 @@ def run_bilight(model_dir: str, steps: int) -> dict[str, Any]:
 
 
 def run_trl(model_dir: str, steps: int) -> dict[str, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     with tempfile.TemporaryDirectory() as root:
@@ -74,17 +74,6 @@ def run_trl(model_dir: str, steps: int) -> dict[str, Any]:
         def correctness(completions: list[str], index: list[int], **kwargs: Any) -> list[float]:
             return [float(dm.verify("rl", int(i), c).correct) for c, i in zip(completions, index, strict=True)]
 
-        class Clock(TrainerCallback):
-            def __init__(self) -> None:
-                self.seconds: list[float] = []
-                self.start = 0.0
-
-            def on_step_begin(self, *args: Any, **kwargs: Any) -> None:
-                self.start = time.perf_counter()
-
-            def on_step_end(self, *args: Any, **kwargs: Any) -> None:
-                self.seconds.append(time.perf_counter() - self.start)
-
         config = GRPOConfig(
             output_dir=root, max_steps=steps, per_device_train_batch_size=PROMPTS * GENERATIONS, num_generations=GENERATIONS,
             max_completion_length=BUDGET, temperature=1.0, top_p=1.0, top_k=0, beta=0.0, loss_type="dapo", scale_rewards="group",
@@ -92,7 +81,7 @@ def run_trl(model_dir: str, steps: int) -> dict[str, Any]:
             lr_scheduler_type="constant", max_grad_norm=1.0, use_cpu=True, bf16=False, fp16=False, report_to="none",
             logging_steps=1, save_strategy="no", seed=0, dataloader_num_workers=0, log_completions=False,
         )  # fmt: skip
-        clock = Clock()
+        clock = trl_step_clock()
         trainer = GRPOTrainer(
             model=AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32),
             reward_funcs=[correctness],

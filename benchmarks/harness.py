@@ -104,3 +104,23 @@ def build_large(model_dir: str, out: str) -> str:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def trl_step_clock() -> Any:
+    """A transformers ``TrainerCallback`` that keeps each optimizer step's wall time in ``.seconds`` (the TRL sides)."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.seconds: list[float] = []
+            self.start = 0.0
+
+        def on_step_begin(self, *args: Any, **kwargs: Any) -> None:
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+            self.seconds.append(time.perf_counter() - self.start)
+
+    return StepClock()

@@ -27,7 +27,7 @@ import time
 from typing import Any
 
 import torch
-from harness import ROOT, alternate, emit, median, table
+from harness import ROOT, alternate, emit, median, table, trl_step_clock
 
 CONFIG = ROOT / "configs" / "sft" / "igsm_tiny_bridge.yaml"
 BATCH = 32
@@ -90,21 +90,9 @@ def run_bilight(steps: int) -> dict[str, Any]:
 
 
 def run_trl(steps: int) -> dict[str, Any]:
-    from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     from bilight.modules.common import build_model
-
-    class Clock(TrainerCallback):
-        def __init__(self) -> None:
-            self.seconds: list[float] = []
-            self.start = 0.0
-
-        def on_step_begin(self, *args: Any, **kwargs: Any) -> None:
-            self.start = time.perf_counter()
-
-        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
-            self.seconds.append(time.perf_counter() - self.start)
 
     with tempfile.TemporaryDirectory() as root:
         dm = sft_cli(root, steps).datamodule  # the same rows and tokenizer
@@ -118,7 +106,7 @@ def run_trl(steps: int) -> dict[str, Any]:
             completion_only_loss=True, use_cpu=True, bf16=False, fp16=False, report_to="none", logging_steps=10,
             save_strategy="no", seed=0, dataloader_num_workers=0,
         )  # fmt: skip
-        clock = Clock()
+        clock = trl_step_clock()
         trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=dm.tokenizer, callbacks=[clock])
         trainer.train()
     return {"seconds": clock.seconds}
