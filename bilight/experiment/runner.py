@@ -118,7 +118,10 @@ def _logger_overlay(cell_dir: Path, stage: str) -> list[dict[str, Any]]:
 def stage_overlays(cell_dir: Path, seed: int) -> dict[str, dict[str, Any]]:
     """What each stage of a cell sets on top of its base config: its folder, its seeds, the model it starts from."""
     sft_ckpt = str(cell_dir / "sft" / "checkpoints" / "last.ckpt")
-    grpo_model = str(cell_dir / "grpo" / "hf_model")  # ExportHF: the final weights, whatever stopped the run
+    # ExportHF writes the final weights whatever stopped the run; a run killed after its last checkpoint but before the
+    # export is "finished" when resumed (nothing left to train), and then its last checkpoint holds those weights.
+    exported = cell_dir / "grpo" / "hf_model"
+    grpo_model = str(exported if exported.exists() else cell_dir / "grpo" / "checkpoints" / "last.ckpt")
 
     def overlay(stage: str, model: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -166,6 +169,8 @@ def plan(experiment: Experiment, output_dir: Path) -> list[Stage]:
 
 
 def write_overlays(output_dir: Path, recipe: str, seed: int) -> None:
+    """Write the cell's stage overlays (``<cell>/configs/<stage>.yaml``); rewritten before every stage, so each
+    names the outputs of the stages before it as they are on disk."""
     cell_dir = output_dir / recipe / str(seed)
     (cell_dir / "configs").mkdir(parents=True, exist_ok=True)
     for name, overlay in stage_overlays(cell_dir, seed).items():
