@@ -90,7 +90,7 @@ def group_advantages(rewards: torch.Tensor, scale_rewards: ScaleRewards = "group
         eps: added to the std before dividing, so zero-spread groups get advantage 0.
 
     Returns:
-        ``[B, G]`` advantages; ``.reshape(-1)`` gives the ``[B*G]`` order of ``RolloutBatch`` rows.
+        ``[B, G]`` advantages; ``.reshape(-1)`` gives the ``[B*G]`` order of ``Rollouts`` rows.
         Stds are unbiased (Bessel); a single generation (or a single reward for ``"batch"``) has std 0.
     """
     if rewards.dim() != 2:
