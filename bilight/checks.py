@@ -19,7 +19,8 @@ from bilight.errors import ConfigError
 from bilight.injection import presets
 
 POSITIVE_DATA = ("batch_size", "eval_batch_size", "num_train", "num_val", "num_rl", "num_probe", "max_length")
-POSITIVE_MODEL = ("max_new_tokens", "hidden_size", "num_layers", "num_heads", "num_iterations", "val_num_samples")
+POSITIVE_MODEL = ("max_new_tokens", "hidden_size", "num_layers", "num_heads", "num_iterations")
+NON_NEGATIVE_MODEL = ("val_num_samples", "test_num_samples")  # 0: greedy accuracy only
 
 
 def check_config(config: Mapping[str, Any], subcommand: str) -> None:
@@ -66,8 +67,16 @@ def _check_data(data: Mapping[str, Any]) -> None:
     if isinstance(template, str) and "{question}" not in template:
         raise ConfigError("data.prompt_template", template, "has no {question} placeholder", "the question is inserted there")
     injection = data.get("injection")
-    if isinstance(injection, str) and injection not in presets.PRESETS:
-        raise ConfigError("data.injection", injection, "is not a preset", f"choose one of {', '.join(sorted(presets.PRESETS))}")
+    if isinstance(injection, str):
+        try:
+            presets.get(injection)  # a preset name, optionally with its wording: "bridge" or "bridge:reference"
+        except ValueError:
+            raise ConfigError(
+                "data.injection",
+                injection,
+                "is not a preset",
+                f"choose one of {', '.join(sorted(presets.PRESETS))} (optionally ':reference')",
+            ) from None
     if isinstance(injection, Mapping):
         for key, value in (injection.get("init_args") or {}).items():
             if key.endswith(("_p", "_probs", "_share")):
@@ -79,6 +88,10 @@ def _check_data(data: Mapping[str, Any]) -> None:
 def _check_model(args: Mapping[str, Any], subcommand: str) -> None:
     prefix = "model.init_args."
     _positive(args, prefix, POSITIVE_MODEL)
+    for name in NON_NEGATIVE_MODEL:
+        value = args.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ConfigError(f"{prefix}{name}", value, "must be >= 0 (0: greedy accuracy only)")
     hidden, heads = args.get("hidden_size"), args.get("num_heads")
     if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
         raise ConfigError(f"{prefix}hidden_size", hidden, f"is not divisible by num_heads ({heads})")
