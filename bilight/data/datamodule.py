@@ -137,7 +137,7 @@ class BilightDataModule(L.LightningDataModule):
     def _split_tasks(self) -> dict[str, Task]:
         """Every split's task, built once: ``task.split(name)``, held-out splits without the training questions."""
         train = self.task.split("train")
-        training = Questions(train, self.split_size("train"))
+        training = Questions(train, self.split_size("train"), self.cache_dir)
         tasks: dict[str, Task] = {"train": train}
         for name in SPLIT_NAMES:
             if name == "val_ood" and self.ood_task is not None:

@@ -20,6 +20,7 @@ def main(args: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", type=str, required=True, help="stage folders go to DIR/<recipe>/<seed>/<stage>")
     parser.add_argument("--dry_run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--report_only", action="store_true", help="only rebuild results.json/results.md")
+    parser.add_argument("--jobs", type=int, default=1, help="cells run at once; the CPU cores are divided between them")
     parser.add_class_arguments(Experiment, "experiment")
     cfg = parser.parse_args(args)
     experiment = parser.instantiate(cfg).experiment
@@ -34,7 +35,7 @@ def main(args: list[str] | None = None) -> None:
         write_results(experiment, Path(experiment.results_dir) / experiment.name)
         return
     try:
-        run(experiment, output_dir)
+        run(experiment, output_dir, jobs=cfg.jobs)
     except RuntimeError as err:  # a stage failed: its log says why; the same command resumes
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -151,20 +151,26 @@ DIAGNOSTIC_KEYS = {
 SUBCOMMANDS = {"sft": "fit", "diagnose": "validate", "grpo": "fit", "eval_sft": "test", "eval_grpo": "test"}
 
 
+def cells(experiment: Experiment) -> list[tuple[str, int]]:
+    """Every ``(recipe, seed)`` cell in run order: seed by seed, each seed through every recipe, so a sweep stopped
+    part-way leaves whole seeds of the comparison rather than all seeds of one recipe and none of another."""
+    seeds = sorted({s for r in experiment.recipes for s in experiment.seeds_of(r)})
+    return [(r, s) for s in seeds for r in experiment.recipes if s in experiment.seeds_of(r)]
+
+
 def plan(experiment: Experiment, output_dir: Path) -> list[Stage]:
     """Every stage of every cell, in run order (cell by cell, so finished cells accumulate early)."""
     stages = []
     specs = {"sft": experiment.sft, "diagnose": experiment.diagnose, "grpo": experiment.grpo}
     specs |= {"eval_sft": experiment.evaluate, "eval_grpo": experiment.evaluate}
-    for recipe in experiment.recipes:
-        for seed in experiment.seeds_of(recipe):
-            cell_dir = output_dir / recipe / str(seed)
-            for name in STAGES:
-                spec = specs[name]
-                overlay = cell_dir / "configs" / f"{name}.yaml"
-                config = spec.config.format(recipe=recipe)
-                argv = (sys.executable, "-m", "bilight", SUBCOMMANDS[name], "--config", config, "--config", str(overlay), *spec.args)
-                stages.append(Stage(recipe, seed, name, cell_dir / name, argv, resumable=SUBCOMMANDS[name] == "fit"))
+    for recipe, seed in cells(experiment):
+        cell_dir = output_dir / recipe / str(seed)
+        for name in STAGES:
+            spec = specs[name]
+            overlay = cell_dir / "configs" / f"{name}.yaml"
+            config = spec.config.format(recipe=recipe)
+            argv = (sys.executable, "-m", "bilight", SUBCOMMANDS[name], "--config", config, "--config", str(overlay), *spec.args)
+            stages.append(Stage(recipe, seed, name, cell_dir / name, argv, resumable=SUBCOMMANDS[name] == "fit"))
     return stages
 
 
@@ -194,14 +200,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def run_stage(stage: Stage, log: Callable[[str], None]) -> float:
+def run_stage(stage: Stage, log: Callable[[str], None], threads: Mapping[str, str] | None = None) -> float:
     """Run one stage to completion (resuming or clearing a previous attempt); return its wall time in seconds."""
     if stage.folder.exists() and not (stage.resumable and (stage.folder / "checkpoints" / "last.ckpt").exists()):
         shutil.rmtree(stage.folder)  # an interrupted stage with nothing to resume from starts over
     command = stage.command()
     log(f"[{stage.label}] {shlex.join(command)}")
     start = time.perf_counter()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(threads or {})}
     stage.folder.mkdir(parents=True, exist_ok=True)
     with open(stage.folder.parent / f"{stage.name}.log", "a") as out:
         code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent).returncode
@@ -257,10 +263,10 @@ def collect_cell(output_dir: Path, results: Path, recipe: str, seed: int, timing
     return record
 
 
-def _eta(remaining: Sequence[Stage], durations: Mapping[str, list[float]]) -> str:
+def _eta(remaining: Sequence[Stage], durations: Mapping[str, list[float]], jobs: int = 1) -> str:
     known = [sum(durations[s.name]) / len(durations[s.name]) for s in remaining if durations.get(s.name)]
     unknown = sum(1 for s in remaining if not durations.get(s.name))
-    text = _hms(sum(known))
+    text = _hms(sum(known) / max(1, jobs))
     return f"~{text} left" + (f" + {unknown} stages of a kind not timed yet" if unknown else "")
 
 
@@ -281,8 +287,22 @@ def _collect_if_finished(experiment: Experiment, output_dir: Path, recipe: str, 
     log(f"cell {recipe}/seed {seed} finished: {dest / 'cell.json'}")
 
 
-def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run (or continue) the whole experiment, then rebuild ``results.json``/``results.md`` and the figures."""
+def _threads(jobs: int) -> dict[str, str]:
+    """Thread settings for each stage when ``jobs`` cells run at once: the cores are shared out (two 2-thread
+    processes on 2 cores run many times slower than one each), unless the caller set ``OMP_NUM_THREADS``."""
+    if jobs <= 1 or "OMP_NUM_THREADS" in os.environ:
+        return {}
+    return {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+
+
+def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = print, jobs: int = 1) -> dict[str, Any]:
+    """Run (or continue) the whole experiment, then rebuild ``results.json``/``results.md`` and the figures.
+
+    ``jobs`` cells run at once (each cell's stages one after the other); the cores are divided between them.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from bilight.experiment.report import write_results
 
     results_root = Path(experiment.results_dir) / experiment.name
@@ -294,12 +314,32 @@ def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = p
             durations.setdefault(s.name, []).append(float(json.loads(s.done_file.read_text())["seconds"]))
     skipped = len(stages) - len(todo)
     log(f"experiment {experiment.name}: {len(stages)} stages in {len(stages) // len(STAGES)} cells, {skipped} already finished")
-    for i, stage in enumerate(todo):
-        log(f"[{skipped + i + 1}/{len(stages)}] {stage.label} ({_eta(todo[i:], durations)})")
-        write_overlays(output_dir, stage.recipe, stage.seed)
-        durations.setdefault(stage.name, []).append(run_stage(stage, log))
-        _collect_if_finished(experiment, output_dir, stage.recipe, stage.seed, log)
-    for recipe in experiment.recipes:  # cells finished by an earlier invocation that stopped before collecting them
-        for seed in experiment.seeds_of(recipe):
-            _collect_if_finished(experiment, output_dir, recipe, seed, log)
+    by_cell: dict[tuple[str, int], list[Stage]] = {}
+    for stage in todo:
+        by_cell.setdefault((stage.recipe, stage.seed), []).append(stage)
+    lock = threading.Lock()
+    pending = list(todo)
+    started = [skipped]
+    threads = _threads(jobs)
+
+    def run_cell(cell_stages: list[Stage]) -> None:
+        for stage in cell_stages:
+            with lock:
+                started[0] += 1
+                log(f"[{started[0]}/{len(stages)}] {stage.label} ({_eta(pending, durations, jobs)})")
+                write_overlays(output_dir, stage.recipe, stage.seed)
+            seconds = run_stage(stage, log, threads)
+            with lock:
+                pending.remove(stage)
+                durations.setdefault(stage.name, []).append(seconds)
+                _collect_if_finished(experiment, output_dir, stage.recipe, stage.seed, log)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(run_cell, cell_stages) for cell_stages in by_cell.values()]
+        errors = [f.exception() for f in futures]
+    failed = [e for e in errors if e is not None]
+    if failed:
+        raise failed[0] if isinstance(failed[0], RuntimeError) else RuntimeError(str(failed[0]))
+    for recipe, seed in cells(experiment):  # cells finished by an earlier invocation that stopped before collecting them
+        _collect_if_finished(experiment, output_dir, recipe, seed, log)
     return write_results(experiment, results_root, log)

@@ -16,9 +16,13 @@ question: disjointness is by content, and a test checks it for every task.
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import random
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sized
+from pathlib import Path
 from typing import Any, Literal
 
 from bilight.tasks.verify import verify_answer
@@ -83,16 +87,49 @@ def check_split(name: str) -> SplitName:
 
 
 class Questions:
-    """The question texts of problems ``0..size-1`` of ``task``, computed once on first use (shared by the held-out splits)."""
+    """The question texts of problems ``0..size-1`` of ``task``, computed once on first use (shared by the held-out splits).
 
-    def __init__(self, task: Task, size: int) -> None:
-        self.task, self.size = task, size
-        self._texts: frozenset[str] | None = None
+    Generating 40,000 problems to learn their questions takes tens of seconds, and every GRPO, evaluation or
+    diagnosis process needs them; with ``cache_dir`` a 16-byte digest of each question is kept on disk, under a key
+    of the task, the size and a few questions as the current code writes them (a changed generator never reuses a
+    stale file). The file is written to a temporary name and renamed, so a reader sees all of it or none.
+    """
+
+    def __init__(self, task: Task, size: int, cache_dir: str | Path | None = None) -> None:
+        self.task, self.size, self.cache_dir = task, size, cache_dir
+        self._digests: frozenset[bytes] | None = None
+
+    @staticmethod
+    def digest(question: str) -> bytes:
+        return hashlib.blake2b(question.encode(), digest_size=16).digest()
+
+    def _path(self) -> Path | None:
+        if self.cache_dir is None or self.size == 0:
+            return None
+        probes = [self.task.problem(i).question for i in sorted({0, self.size // 2, self.size - 1})]
+        key = repr((repr(self.task), self.size, probes))
+        return Path(self.cache_dir) / f"questions-{hashlib.sha256(key.encode()).hexdigest()[:16]}.bin"
+
+    def _load(self) -> frozenset[bytes]:
+        path = self._path()
+        if path is not None and path.exists() and path.stat().st_size == 16 * self.size:
+            raw = path.read_bytes()
+            return frozenset(raw[i : i + 16] for i in range(0, len(raw), 16))
+        digests = [self.digest(self.task.problem(i).question) for i in range(self.size)]
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(b"".join(digests))
+            os.replace(tmp, path)
+        return frozenset(digests)
 
     def __contains__(self, question: object) -> bool:
-        if self._texts is None:
-            self._texts = frozenset(self.task.problem(i).question for i in range(self.size))
-        return question in self._texts
+        if not isinstance(question, str):
+            return False
+        if self._digests is None:
+            self._digests = self._load()
+        return self.digest(question) in self._digests
 
     def __repr__(self) -> str:
         return f"{self.task!r}[:{self.size}]"

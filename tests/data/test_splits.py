@@ -91,3 +91,25 @@ def test_too_few_rows_is_a_clear_error(tmp_path: Path) -> None:
     small = GSM8KFormat(task.path, limit=20)
     with pytest.raises(ValueError, match="the probe split gets 0 of 20 extractable rows"):
         small.split("probe")
+
+
+def test_training_questions_are_cached_on_disk_and_rebuilt_when_broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bilight.tasks.base import Questions
+
+    train = IGSM(1, 2, seed=0).split("train")
+    first = Questions(train, 50, tmp_path)
+    questions = [train.problem(i).question for i in range(50)]
+    other = IGSM(1, 2, seed=0).split("test").problem(0).question
+    assert questions[7] in first and (other in first) == (other in questions)
+    (cached,) = tmp_path.glob("questions-*.bin")
+    assert cached.stat().st_size == 16 * 50
+    built = []
+    real = IGSM.problem
+    monkeypatch.setattr(IGSM, "problem", lambda self, i: built.append(i) or real(self, i))
+    again = Questions(train, 50, tmp_path)
+    assert questions[49] in again and "not a question" not in again
+    assert len(built) == 3  # the three key questions, not the 50 problems
+    cached.write_bytes(b"short")  # a truncated file is rebuilt, not trusted
+    built.clear()
+    assert questions[0] in Questions(train, 50, tmp_path) and len(built) == 53 and cached.stat().st_size == 800
+    assert Questions(train.replace(max_ops=3), 50, tmp_path)._path() != cached  # another task, another file

@@ -81,7 +81,7 @@ def fake_outputs(stage: Stage, log) -> float:
 
 def test_run_skips_finished_work_and_rebuilds_results(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(runner, "run_stage", lambda s, log: calls.append(s.label) or fake_outputs(s, log))
+    monkeypatch.setattr(runner, "run_stage", lambda s, log, threads=None: calls.append(s.label) or fake_outputs(s, log))
     exp = experiment(tmp_path)
     summary = run(exp, tmp_path / "out", log=lambda _: None)
     assert len(calls) == 3 * len(STAGES)
@@ -94,3 +94,20 @@ def test_run_skips_finished_work_and_rebuilds_results(tmp_path, monkeypatch):
     run(exp, tmp_path / "out", log=lambda _: None)  # everything finished: nothing runs, same results
     assert calls == []
     assert (root / "results.json").read_text() == first
+
+
+def test_cells_run_seed_by_seed_and_two_at_once_give_the_same_results(tmp_path, monkeypatch):
+    exp = Experiment(
+        name="t", sft=StageSpec("s.yaml"), diagnose=StageSpec("d.yaml"), grpo=StageSpec("g.yaml"), evaluate=StageSpec("e.yaml"),
+        recipes=("vanilla", "bridge"), seeds=(0, 1), results_dir=str(tmp_path / "one"),
+    )  # fmt: skip
+    assert runner.cells(exp) == [("vanilla", 0), ("bridge", 0), ("vanilla", 1), ("bridge", 1)]
+    seen = []
+    monkeypatch.setattr(runner, "run_stage", lambda s, log, threads=None: seen.append(threads) or fake_outputs(s, log))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 4)
+    run(exp, tmp_path / "a", log=lambda _: None)
+    two = Experiment(**{**exp.__dict__, "results_dir": str(tmp_path / "two")})
+    run(two, tmp_path / "b", log=lambda _: None, jobs=2)
+    assert seen[0] == {} and seen[-1] == {"OMP_NUM_THREADS": "2"}  # 4 cores shared by 2 cells
+    assert (tmp_path / "one" / "t" / "results.json").read_text() == (tmp_path / "two" / "t" / "results.json").read_text()
