@@ -81,6 +81,7 @@ def test_console_script_and_summary_files(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(next(tmp_path.rglob("summary.json")).read_text())
     assert summary["global_step"] == 2 and "val/acc_id" in summary
+    assert 0.2 < summary["peak_rss_gb"] < 8  # the process high-water mark, in GB (imports alone take ~0.4)
     assert (Path(summary["exported_model"]) / "config.json").exists()
     assert "bilight results" in result.stdout
 

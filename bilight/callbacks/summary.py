@@ -9,6 +9,7 @@ merged) plus the tokenizer at the end of fit, loadable with ``AutoModelForCausal
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ class ExportHF(L.Callback):
             pl_module.export(str(self.path))  # type: ignore[operator]
 
 
+def peak_rss_gb() -> float | None:
+    """Peak resident memory of this process in GB (``ru_maxrss``: KiB on Linux, bytes on macOS); None elsewhere."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024**3 if sys.platform == "darwin" else 1024**2), 3)
+
+
 class FitSummary(L.Callback):
     """Print and save the run's headline numbers when fit (or validate/test) ends."""
 
@@ -64,6 +75,7 @@ class FitSummary(L.Callback):
     def collect(self, trainer: L.Trainer) -> dict[str, Any]:
         rows: dict[str, Any] = {k: round(float(v), 4) for k, v in trainer.callback_metrics.items() if k in METRICS}
         rows["global_step"] = trainer.global_step
+        rows["peak_rss_gb"] = peak_rss_gb()  # this process's high-water mark, imports and data included
         rows["run_dir"] = str(run_dir(trainer))
         ckpt = trainer.checkpoint_callback
         if ckpt is not None and getattr(ckpt, "dirpath", None):
