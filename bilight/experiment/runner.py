@@ -190,14 +190,24 @@ def _atomic_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up in the runner (Linux only): the stage's child process, forked from a runner that
+    may run several threads (``--jobs``), must not import or load anything between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    return ctypes.CDLL("libc.so.6", use_errno=True).prctl  # type: ignore[no-any-return]
+
+
+_PRCTL = _prctl()
+
+
 def _die_with_parent() -> None:
     """In the stage's process (Linux): end it when the runner dies, so a killed experiment leaves no stage running
     into a folder that the next invocation is about to clear or resume."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
 def run_stage(stage: Stage, log: Callable[[str], None], threads: Mapping[str, str] | None = None) -> float:
