@@ -48,6 +48,14 @@ def _spread(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": mean, "sd": sd, "n": len(values), "values": list(values)}
 
 
+def _gain_spread(gains: Sequence[Mapping[str, float]]) -> dict[str, Any]:
+    """Mean and seed spread of per-cell gains, plus ``problem_se``: the standard error of that mean from the test
+    problems alone (each cell's paired per-problem SE), the only error bar there is while a recipe has one seed."""
+    out = _spread([g["mean"] for g in gains])
+    out["problem_se"] = math.sqrt(sum(g.get("se", math.nan) ** 2 for g in gains)) / len(gains)
+    return out
+
+
 def summarize(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], seeds: Mapping[str, Sequence[int]], k: int) -> dict[str, Any]:
     """The ``results.json`` content: per-recipe summaries, correlations, and the cells that are missing."""
     have = {(c["recipe"], int(c["seed"])) for c in cells}
@@ -65,7 +73,7 @@ def summarize(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], seeds:
                 if split in mine[0][stage]
             }
         entry["gain"] = {
-            split: {m: _spread([c["gain"][split][m]["mean"] for c in mine]) for m in metric_names(k)[:2]}
+            split: {m: _gain_spread([c["gain"][split][m] for c in mine]) for m in metric_names(k)[:2]}
             for split in SPLITS
             if split in mine[0]["gain"]
         }
@@ -91,15 +99,21 @@ def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "t
     b = recipes["bridge"]["gain"][split][metric]
     v = recipes["vanilla"]["gain"][split][metric]
     diff = b["mean"] - v["mean"]
-    se = math.sqrt(sum((x["sd"] ** 2) / x["n"] for x in (b, v) if x["n"] > 1)) if b["n"] > 1 and v["n"] > 1 else math.nan
     verdict = "larger than" if diff > 0 else "smaller than" if diff < 0 else "the same as"
+    if b["n"] > 1 and v["n"] > 1:
+        se = math.sqrt(sum((x["sd"] ** 2) / x["n"] for x in (b, v)))
+        spread = f"{100 * b['mean']:+.1f} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {100 * v['mean']:+.1f} (sd {100 * v['sd']:.1f}, {v['n']} seeds)"
+        basis = "standard error over seeds"
+    else:  # a recipe with one seed has no seed spread: only the test problems' noise can be stated
+        se = math.sqrt(b.get("problem_se", math.nan) ** 2 + v.get("problem_se", math.nan) ** 2)
+        spread = f"{100 * b['mean']:+.1f} ({b['n']} seed{'s' * (b['n'] > 1)}) vs {100 * v['mean']:+.1f} ({v['n']} seed{'s' * (v['n'] > 1)})"
+        basis = "test-problem noise only: with one seed the seed-to-seed spread is not measured"
     sig = ""
     if not math.isnan(se) and se > 0:
-        sig = " (within two standard errors: not distinguishable)" if abs(diff) < 2 * se else " (beyond two standard errors)"
+        sig = "; within two standard errors: not distinguishable" if abs(diff) < 2 * se else "; beyond two standard errors"
     return (
-        f"On {split} {metric} accuracy, BRIDGE's RL gain is {verdict} vanilla's: "
-        f"{100 * b['mean']:+.1f} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {100 * v['mean']:+.1f} "
-        f"(sd {100 * v['sd']:.1f}, {v['n']} seeds), a difference of {100 * diff:+.1f} ± {100 * se:.1f} points{sig}."
+        f"On {split} {metric} accuracy, BRIDGE's RL gain is {verdict} vanilla's: {spread}, "
+        f"a difference of {100 * diff:+.1f} ± {100 * se:.1f} points ({basis}{sig})."
     )
 
 

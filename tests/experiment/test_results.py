@@ -51,3 +51,15 @@ def test_summary_headline_and_correlation(tmp_path):
     assert "larger than vanilla's" in sentence and "+20.0" in sentence and "beyond two standard errors" in sentence
     text = render_markdown(summary, "t")
     assert "| bridge | 3 |" in text and "missing: vanilla/3" in text
+
+
+def test_one_seed_headline_states_the_problem_noise_only():
+    cells = [make_cell("vanilla", 0, 0.10, 0.1), make_cell("bridge", 0, 0.20, 0.2)]
+    summary = summarize(cells, ["vanilla", "bridge"], {"vanilla": [0, 1], "bridge": [0]}, k=2)
+    bridge = summary["recipes"]["bridge"]["gain"]["test"]["greedy"]
+    # 4 of 20 problems flip 0 -> 1: per-problem gains have mean 0.2 and sample variance 0.2 * 0.8 * 20 / 19
+    assert bridge["problem_se"] == pytest.approx(math.sqrt(0.2 * 0.8 / 19))
+    sentence = headline(summary)
+    se = math.sqrt(bridge["problem_se"] ** 2 + summary["recipes"]["vanilla"]["gain"]["test"]["greedy"]["problem_se"] ** 2)
+    assert f"+10.0 ± {100 * se:.1f} points" in sentence
+    assert "test-problem noise only" in sentence and "not distinguishable" in sentence and "nan" not in sentence
