@@ -124,15 +124,17 @@ def stage_overlays(cell_dir: Path, seed: int) -> dict[str, dict[str, Any]]:
     grpo_model = str(exported if exported.exists() else cell_dir / "grpo" / "checkpoints" / "last.ckpt")
 
     def overlay(stage: str, model: dict[str, Any]) -> dict[str, Any]:
+        # model and data seeds agree in every stage: Lightning refuses to log hyperparameters that the module and
+        # the data module both have with different values (with init_from the model seed builds nothing)
         return {
             "seed_everything": seed,
             "trainer": {"logger": _logger_overlay(cell_dir, stage)},
-            "model": {"init_args": model},
+            "model": {"init_args": {"seed": seed, **model}},
             "data": {"seed": seed},
         }
 
     return {
-        "sft": overlay("sft", {"seed": seed}),
+        "sft": overlay("sft", {}),
         "diagnose": overlay("diagnose", {"init_from": sft_ckpt}),
         "grpo": overlay("grpo", {"init_from": sft_ckpt, "rollout_seed": seed}),
         "eval_sft": overlay("eval_sft", {"init_from": sft_ckpt}),

@@ -29,6 +29,9 @@ def test_plan_names_folders_configs_and_seeds(tmp_path):
 
     grpo = yaml.safe_load((tmp_path / "out" / "bridge" / "1" / "configs" / "grpo.yaml").read_text())
     assert grpo["seed_everything"] == 1 and grpo["model"]["init_args"]["rollout_seed"] == 1
+    for stage in STAGES:  # Lightning refuses a module and a data module whose shared hparam 'seed' differs
+        overlay = yaml.safe_load((tmp_path / "out" / "bridge" / "1" / "configs" / f"{stage}.yaml").read_text())
+        assert overlay["model"]["init_args"]["seed"] == overlay["data"]["seed"] == 1, stage
     assert grpo["model"]["init_args"]["init_from"].endswith("bridge/1/sft/checkpoints/last.ckpt")
     assert grpo["trainer"]["logger"][0]["init_args"]["version"] == "grpo"
 
