@@ -12,7 +12,7 @@ from bilight.cli import run as main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if p.parent.name != "experiment")  # experiment/: tests/experiment
-FRAGMENT_DIRS = {"debug", "callbacks", "cluster"}  # base/ fragments are full configs of their own
+FRAGMENT_DIRS = {"debug", "callbacks", "cluster", "tasks"}  # base/ fragments are full configs of their own
 BASE = ROOT / "configs" / "sft" / "igsm_tiny_bridge.yaml"
 
 
