@@ -20,19 +20,22 @@ def _by_recipe(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str]) -> di
 
 
 def gain_bars_figure(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], metrics: Sequence[str], split: str = "test") -> Figure:
-    """RL gain (GRPO - SFT, percentage points) per recipe: a bar at the seed mean, a dot per seed."""
+    """RL gain (GRPO - SFT, percentage points) per recipe: a bar at the seed mean, a dot per seed, and each seed's
+    paired per-problem standard error as a vertical line through its dot (the noise of the test problems alone)."""
     groups = _by_recipe(cells, recipes)
-    fig = Figure(figsize=(1.6 + 1.3 * len(groups), 3.6), layout="constrained")
+    fig = Figure(figsize=(2.2 + 1.6 * len(groups) * len(metrics), 3.8), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):
         for i, (recipe, mine) in enumerate(groups.items()):
             gains = [100 * c["gain"][split][metric]["mean"] for c in mine]
+            errors = [100 * c["gain"][split][metric].get("se", 0.0) for c in mine]
             ax.bar(i, sum(gains) / len(gains), color="tab:orange" if recipe == "bridge" else "tab:blue", alpha=0.6)
-            ax.plot([i] * len(gains), gains, "k.", markersize=6)
+            offsets = [i + 0.12 * (j - (len(gains) - 1) / 2) for j in range(len(gains))]
+            ax.errorbar(offsets, gains, yerr=errors, fmt="k.", markersize=6, elinewidth=0.8, capsize=2)
         ax.axhline(0, color="gray", linewidth=0.8)
         ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
-        ax.set_ylabel("points")
-        ax.set_title(f"RL gain, {metric} ({split})")
+        ax.set_ylabel("points (GRPO - SFT)")
+        ax.set_title(f"RL gain, {metric}, {split}", fontsize=10)
     return fig
 
 
@@ -105,11 +108,13 @@ def save_figures(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], k: 
         return []
     out.mkdir(parents=True, exist_ok=True)
     present = [d for d in diagnostics if any(d in c["diagnostics"] for c in cells)]
-    figures = {
+    figures: dict[str, Figure] = {
         "gain_bars.png": gain_bars_figure(cells, recipes, ["greedy", f"avg@{k}"]),
         "reward_curves.png": reward_curves_figure(cells, recipes),
         "alpha_histograms.png": alpha_histograms_figure(cells, recipes),
     }
+    if all("test_ood" in c["gain"] for c in cells):  # an experiment without an OOD task has no OOD panel
+        figures["gain_bars_ood.png"] = gain_bars_figure(cells, recipes, ["greedy", f"avg@{k}"], split="test_ood")
     if present:
         figures["diagnostics_vs_gain.png"] = diagnostic_scatter_figure(cells, recipes, present, f"avg@{k}")
     paths = []
