@@ -50,7 +50,7 @@ def reward_curves_figure(cells: Sequence[Mapping[str, Any]], recipes: Sequence[s
             continue
         steps = [row[0] for row in curves[0][:length]]
         mean = [sum(c[i][1] for c in curves) / len(curves) for i in range(length)]
-        ax.plot(steps, moving_mean(mean, window), label=f"{recipe} ({len(curves)} seeds)")
+        ax.plot(steps, moving_mean(mean, window), label=f"{recipe} ({len(curves)} seed{'s' * (len(curves) > 1)})")
     ax.set_xlabel("GRPO step")
     ax.set_ylabel(f"rollout accuracy (moving mean, {window} steps)")
     ax.set_title("GRPO reward curves")

@@ -102,24 +102,30 @@ def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "t
     verdict = "larger than" if diff > 0 else "smaller than" if diff < 0 else "the same as"
     if b["n"] > 1 and v["n"] > 1:
         se = math.sqrt(sum((x["sd"] ** 2) / x["n"] for x in (b, v)))
-        spread = f"{100 * b['mean']:+.1f} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {100 * v['mean']:+.1f} (sd {100 * v['sd']:.1f}, {v['n']} seeds)"
+        spread = f"{_points(b['mean'])} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {_points(v['mean'])} (sd {100 * v['sd']:.1f}, {v['n']} seeds)"
         basis = "standard error over seeds"
     else:  # a recipe with one seed has no seed spread: only the test problems' noise can be stated
         se = math.sqrt(b.get("problem_se", math.nan) ** 2 + v.get("problem_se", math.nan) ** 2)
-        spread = f"{100 * b['mean']:+.1f} ({b['n']} seed{'s' * (b['n'] > 1)}) vs {100 * v['mean']:+.1f} ({v['n']} seed{'s' * (v['n'] > 1)})"
+        spread = f"{_points(b['mean'])} ({b['n']} seed{'s' * (b['n'] > 1)}) vs {_points(v['mean'])} ({v['n']} seed{'s' * (v['n'] > 1)})"
         basis = "test-problem noise only: with one seed the seed-to-seed spread is not measured"
     sig = ""
     if not math.isnan(se) and se > 0:
         sig = "; within two standard errors: not distinguishable" if abs(diff) < 2 * se else "; beyond two standard errors"
     return (
         f"On {split} {metric} accuracy, BRIDGE's RL gain is {verdict} vanilla's: {spread}, "
-        f"a difference of {100 * diff:+.1f} ± {100 * se:.1f} points ({basis}{sig})."
+        f"a difference of {_points(diff)} ± {100 * se:.1f} points ({basis}{sig})."
     )
+
+
+def _points(fraction: float, signed: bool = True) -> str:
+    """A fraction as percentage points to one decimal, never "-0.0" (a gain that rounds to zero has no sign)."""
+    value = round(100 * fraction, 1) + 0.0  # -0.0 + 0.0 is +0.0
+    return f"{value:{'+' if signed else ''}.1f}"
 
 
 def _pm(x: Mapping[str, Any], signed: bool = False) -> str:
     sd = "" if math.isnan(x["sd"]) else f" ± {100 * x['sd']:.1f}"
-    return f"{100 * x['mean']:{'+' if signed else ''}.1f}{sd}"
+    return f"{_points(x['mean'], signed)}{sd}"
 
 
 def render_markdown(summary: Mapping[str, Any], title: str) -> str:
