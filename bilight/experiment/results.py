@@ -101,20 +101,36 @@ def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "t
     diff = b["mean"] - v["mean"]
     verdict = "larger than" if diff > 0 else "smaller than" if diff < 0 else "the same as"
     if b["n"] > 1 and v["n"] > 1:
-        se = math.sqrt(sum((x["sd"] ** 2) / x["n"] for x in (b, v)))
+        parts = [(x["sd"] ** 2) / x["n"] for x in (b, v)]
+        se = math.sqrt(sum(parts))
+        # Welch-Satterthwaite degrees of freedom: with 2-3 seeds per recipe the seed sd is itself uncertain, and
+        # the interval is wider than two standard errors (t = 4.3 at 2 degrees of freedom)
+        df = sum(parts) ** 2 / sum(q**2 / (x["n"] - 1) for q, x in zip(parts, (b, v), strict=True)) if se > 0 else math.inf
+        crit = t_critical(df)
         spread = f"{_points(b['mean'])} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {_points(v['mean'])} (sd {100 * v['sd']:.1f}, {v['n']} seeds)"
-        basis = "standard error over seeds"
+        basis = f"standard error over seeds; 95% needs {crit:.1f} of them at Welch's {math.floor(10 * df) / 10:.1f} degrees of freedom"
     else:  # a recipe with one seed has no seed spread: only the test problems' noise can be stated
-        se = math.sqrt(b.get("problem_se", math.nan) ** 2 + v.get("problem_se", math.nan) ** 2)
+        se, crit = math.sqrt(b.get("problem_se", math.nan) ** 2 + v.get("problem_se", math.nan) ** 2), 1.96
         spread = f"{_points(b['mean'])} ({b['n']} seed{'s' * (b['n'] > 1)}) vs {_points(v['mean'])} ({v['n']} seed{'s' * (v['n'] > 1)})"
         basis = "test-problem noise only: with one seed the seed-to-seed spread is not measured"
     sig = ""
     if not math.isnan(se) and se > 0:
-        sig = "; within two standard errors: not distinguishable" if abs(diff) < 2 * se else "; beyond two standard errors"
+        sig = "; inside the 95% interval: not distinguishable" if abs(diff) < crit * se else "; outside the 95% interval"
     return (
         f"On {split} {metric} accuracy, BRIDGE's RL gain is {verdict} vanilla's: {spread}, "
         f"a difference of {_points(diff)} ± {100 * se:.1f} points ({basis}{sig})."
     )
+
+
+T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 30: 2.04}
+"""Two-sided 95% critical values of Student's t by degrees of freedom (no SciPy dependency for one table)."""
+
+
+def t_critical(df: float) -> float:
+    """Student's t 97.5% quantile at ``df`` degrees of freedom, rounded down to the table (conservative); 1.96 beyond 30."""
+    if df > 30:
+        return 1.96
+    return T_975[max(k for k in T_975 if k <= max(df, 1.0))]
 
 
 def _points(fraction: float, signed: bool = True) -> str:

@@ -48,7 +48,7 @@ def test_summary_headline_and_correlation(tmp_path):
     corr = summary["correlations"]["mean_alpha"]["test/greedy"]
     assert corr["rho"] > 0.8 and corr["n"] == 6 and corr["p_value"] < 0.05
     sentence = headline(summary)
-    assert "larger than vanilla's" in sentence and "+20.0" in sentence and "beyond two standard errors" in sentence
+    assert "larger than vanilla's" in sentence and "+20.0" in sentence and "outside the 95% interval" in sentence
     text = render_markdown(summary, "t")
     assert "| bridge | 3 |" in text and "missing: vanilla/3" in text
 
@@ -63,3 +63,16 @@ def test_one_seed_headline_states_the_problem_noise_only():
     se = math.sqrt(bridge["problem_se"] ** 2 + summary["recipes"]["vanilla"]["gain"]["test"]["greedy"]["problem_se"] ** 2)
     assert f"+10.0 ± {100 * se:.1f} points" in sentence
     assert "test-problem noise only" in sentence and "not distinguishable" in sentence and "nan" not in sentence
+
+
+def test_few_seeds_need_students_t_not_two_standard_errors():
+    from bilight.experiment.results import t_critical
+
+    assert t_critical(1.0) == 12.71 and t_critical(2.7) == 4.30 and t_critical(11) == 2.23 and t_critical(100) == 1.96
+    # two seeds each: a difference of 4.2 standard errors is beyond 2 SE but inside Welch's 95% interval (df = 2)
+    cells = [make_cell("vanilla", s, g, 0.1) for s, g in [(0, 0.10), (1, 0.15)]]
+    cells += [make_cell("bridge", s, g, 0.1) for s, g in [(0, 0.25), (1, 0.30)]]
+    summary = summarize(cells, ["vanilla", "bridge"], {"vanilla": [0, 1], "bridge": [0, 1]}, k=2)
+    sentence = headline(summary)
+    assert "+15.0 ± 3.5 points" in sentence and "Welch's 2.0 degrees of freedom" in sentence
+    assert "inside the 95% interval: not distinguishable" in sentence
