@@ -106,6 +106,7 @@ def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "t
         # Welch-Satterthwaite degrees of freedom: with 2-3 seeds per recipe the seed sd is itself uncertain, and
         # the interval is wider than two standard errors (t = 4.3 at 2 degrees of freedom)
         df = sum(parts) ** 2 / sum(q**2 / (x["n"] - 1) for q, x in zip(parts, (b, v), strict=True)) if se > 0 else math.inf
+        df = round(df, 6)  # equal variances give exactly 2(n-1) up to rounding error, which must not drop a table row
         crit = t_critical(df)
         spread = f"{_points(b['mean'])} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {_points(v['mean'])} (sd {100 * v['sd']:.1f}, {v['n']} seeds)"
         basis = f"standard error over seeds; 95% needs {crit:.1f} of them at Welch's {math.floor(10 * df) / 10:.1f} degrees of freedom"
