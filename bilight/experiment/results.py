@@ -109,7 +109,8 @@ def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "t
         df = round(df, 6)  # equal variances give exactly 2(n-1) up to rounding error, which must not drop a table row
         crit = t_critical(df)
         spread = f"{_points(b['mean'])} (seed sd {100 * b['sd']:.1f}, {b['n']} seeds) vs {_points(v['mean'])} (sd {100 * v['sd']:.1f}, {v['n']} seeds)"
-        basis = f"standard error over seeds; 95% needs {crit:.1f} of them at Welch's {math.floor(10 * df) / 10:.1f} degrees of freedom"
+        dof = f"{math.floor(10 * df) / 10:.1f}" if math.isfinite(df) else "infinite"
+        basis = f"standard error over seeds; 95% needs {crit:.1f} of them at Welch's {dof} degrees of freedom"
     else:  # a recipe with one seed has no seed spread: only the test problems' noise can be stated
         se, crit = math.sqrt(b.get("problem_se", math.nan) ** 2 + v.get("problem_se", math.nan) ** 2), 1.96
         spread = f"{_points(b['mean'])} ({b['n']} seed{'s' * (b['n'] > 1)}) vs {_points(v['mean'])} ({v['n']} seed{'s' * (v['n'] > 1)})"
