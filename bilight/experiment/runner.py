@@ -331,14 +331,15 @@ def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = p
         by_cell.setdefault((stage.recipe, stage.seed), []).append(stage)
     lock = threading.Lock()
     pending = list(todo)
-    started = [skipped]
+    started = skipped
     threads = _threads(jobs)
 
     def run_cell(cell_stages: list[Stage]) -> None:
+        nonlocal started
         for stage in cell_stages:
             with lock:
-                started[0] += 1
-                log(f"[{started[0]}/{len(stages)}] {stage.label} ({_eta(pending, durations, jobs)})")
+                started += 1
+                log(f"[{started}/{len(stages)}] {stage.label} ({_eta(pending, durations, jobs)})")
                 write_overlays(output_dir, stage.recipe, stage.seed)
             seconds = run_stage(stage, log, threads)
             with lock:
@@ -350,8 +351,8 @@ def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = p
         futures = [pool.submit(run_cell, cell_stages) for cell_stages in by_cell.values()]
         errors = [f.exception() for f in futures]
     failed = [e for e in errors if e is not None]
-    if failed:
-        raise failed[0] if isinstance(failed[0], RuntimeError) else RuntimeError(str(failed[0]))
+    if failed:  # as with one job: a failed stage's RuntimeError (the CLI prints it), anything else with its traceback
+        raise failed[0]
     for recipe, seed in cells(experiment):  # cells finished by an earlier invocation that stopped before collecting them
         _collect_if_finished(experiment, output_dir, recipe, seed, log)
     return write_results(experiment, results_root, log)
