@@ -10,7 +10,6 @@ reads, adding the child's peak resident set size (``ru_maxrss``, from the operat
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -18,15 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bilight.system import peak_rss_gb  # imports nothing heavy: the peer side pays only for its own imports
+
 ROOT = Path(__file__).resolve().parents[1]
 GRPO_CONFIG = ROOT / "configs" / "grpo" / "igsm_tiny_bridge.yaml"
 DEFAULT_MODEL = str(ROOT / "runs" / "sft" / "igsm_tiny_bridge" / "hf_model")
 LARGE = {"hidden_size": 288, "num_layers": 8, "num_heads": 4}  # ~10.6M parameters, Llama-style
-
-
-def peak_rss_gb() -> float:
-    """Peak resident set size of this process so far, in GB (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -11,12 +11,15 @@ with it.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from typing_extensions import override
+
+from bilight.system import write_atomically
 
 
 class _ContinuingWriter(ExperimentWriter):
@@ -34,12 +37,11 @@ class _ContinuingWriter(ExperimentWriter):
         if self._previous is not None and self.metrics:
             first = min(int(m["step"]) for m in self.metrics)
             kept = [row for row in self._previous if row.get("step") and int(float(row["step"])) < first]
-            tmp = f"{self.metrics_file_path}.tmp"
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=self.metrics_keys)
-                writer.writeheader()
-                writer.writerows(kept)
-            os.replace(tmp, self.metrics_file_path)
+            text = io.StringIO(newline="")
+            writer = csv.DictWriter(text, fieldnames=self.metrics_keys)
+            writer.writeheader()
+            writer.writerows(kept)
+            write_atomically(self.metrics_file_path, text.getvalue())
             self._previous = None
         super().save()
 

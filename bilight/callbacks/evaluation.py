@@ -17,7 +17,6 @@ The CLI adds it to every command (``--evaluation.*`` sets its options).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from typing_extensions import override
 
 from bilight.callbacks.summary import run_dir
 from bilight.metrics.evaluation import by_split, split_metrics
+from bilight.system import write_atomically
 
 
 def _gather(trainer: L.Trainer, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,10 +38,7 @@ def _gather(trainer: L.Trainer, rows: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    os.replace(tmp, path)
+    write_atomically(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
 class EvaluationWriter(L.Callback):

@@ -9,7 +9,6 @@ merged) plus the tokenizer at the end of fit, loadable with ``AutoModelForCausal
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from matplotlib.figure import Figure
 from typing_extensions import override
+
+from bilight.system import peak_rss_gb
 
 METRICS = ("val/acc_id", "val/acc_ood", "val/loss", "train/loss", "train/tokens_per_sec", "rollout/acc", "rollout/reward_mean")
 
@@ -54,16 +55,6 @@ class ExportHF(L.Callback):
         self.path = run_dir(trainer) / self.dirname
         if trainer.is_global_zero:
             pl_module.export(str(self.path))  # type: ignore[operator]
-
-
-def peak_rss_gb() -> float | None:
-    """Peak resident memory of this process in GB (``ru_maxrss``: KiB on Linux, bytes on macOS); None elsewhere."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024**3 if sys.platform == "darwin" else 1024**2), 3)
 
 
 class FitSummary(L.Callback):

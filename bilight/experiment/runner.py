@@ -34,6 +34,8 @@ from typing import Any
 
 import yaml
 
+from bilight.system import write_atomically
+
 STAGES = ("sft", "diagnose", "grpo", "eval_sft", "eval_grpo")
 RECIPES = ("vanilla", "question_aug", "answer_aug", "explore_only", "exploit_only", "bridge")
 
@@ -187,9 +189,7 @@ def write_overlays(output_dir: Path, recipe: str, seed: int) -> None:
 
 
 def _atomic_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(value, indent=2))
 
 
 def _prctl() -> Callable[..., int] | None:

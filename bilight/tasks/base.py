@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import random
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sized
 from pathlib import Path
 from typing import Any, Literal
 
+from bilight.system import write_atomically
 from bilight.tasks.verify import verify_answer
 from bilight.types import Problem, Verdict
 
@@ -117,11 +116,7 @@ class Questions:
             return frozenset(raw[i : i + 16] for i in range(0, len(raw), 16))
         digests = [self.digest(self.task.problem(i).question) for i in range(self.size)]
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
-                f.write(b"".join(digests))
-            os.replace(tmp, path)
+            write_atomically(path, b"".join(digests))
         return frozenset(digests)
 
     def __contains__(self, question: object) -> bool:

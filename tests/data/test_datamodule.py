@@ -41,7 +41,9 @@ def test_cache_is_reused_and_written_whole(tmp_path) -> None:
     first = tiny_datamodule(cache_dir=str(tmp_path))
     first.prepare_data()
     entries = sorted(p.name for p in tmp_path.iterdir())
-    assert len(entries) == 3 and not any(e.startswith(".") for e in entries)  # no temporary folder left
+    kinds = [e.split("-")[0] for e in entries]  # one folder per split and the held-out filter's question digests
+    assert kinds == ["questions", "train", "val_id", "val_ood"], entries  # and no temporary file or folder left
+    assert entries[0].endswith(".bin") and all((tmp_path / e).is_dir() for e in entries[1:])
     second = tiny_datamodule(cache_dir=str(tmp_path))
     second.setup("fit")
     assert sorted(p.name for p in tmp_path.iterdir()) == entries

@@ -1,0 +1,43 @@
+"""What bilight asks of the operating system: a file written whole or not at all, and the process's peak memory.
+
+This module imports nothing heavy, so the benchmarks' peer sides (TRL) can report their memory with
+the same function as bilight's runs without paying for bilight's imports.
+
+`write_atomically` writes a temporary file beside the target, then renames it. A crash, a kill or a full disk mid-write leaves the old file (or none) and a hidden temporary file,
+never a truncated results file, metrics log or cache entry. The temporary name carries the process
+and thread, so two writers of the same path (cells of an experiment building one cache entry at
+once) never share one; the last rename wins, and both wrote the same content. It is opened the
+ordinary way, so the file gets the usual permissions (``mkstemp`` would make it owner-only).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+__all__ = ["peak_rss_gb", "write_atomically"]
+
+
+def write_atomically(path: str | Path, data: str | bytes) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8) in one rename; creates the parent folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def peak_rss_gb() -> float | None:
+    """Peak resident memory of this process so far in GiB (``ru_maxrss``: KiB on Linux, bytes on macOS); None on Windows."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024**3 if sys.platform == "darwin" else 1024**2), 3)
