@@ -23,7 +23,6 @@ smaller of the two sizes' step-time ratios (TRL seconds / bilight seconds).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from harness import DEFAULT_MODEL, alternate, build_large, emit, grpo_cli, median, table, trl_step_clock
+from harness import alternate, build_large, emit, grpo_cli, median, side_by_side_parser, table, trl_step_clock
 
 PROMPTS, GENERATIONS, BUDGET = 16, 8, 160
 
@@ -104,13 +103,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder of the quickstart SFT model")
+    parser = side_by_side_parser(__doc__, "trl")
     parser.add_argument("--steps", type=int, default=6, help="steps per side and repeat (the first is not counted)")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds of bilight then TRL")
-    parser.add_argument("--sizes", default="quickstart,10m", help="comma-separated: quickstart, 10m")
-    parser.add_argument("--side", choices=["bilight", "trl"], help=argparse.SUPPRESS)
-    parser.add_argument("--model_dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side is not None:
         emit((run_bilight if args.side == "bilight" else run_trl)(args.model_dir, args.steps))

@@ -9,6 +9,7 @@ reads, adding the child's peak resident set size (``ru_maxrss``, from the operat
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -23,6 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 GRPO_CONFIG = ROOT / "configs" / "grpo" / "igsm_tiny_bridge.yaml"
 DEFAULT_MODEL = str(ROOT / "runs" / "sft" / "igsm_tiny_bridge" / "hf_model")
 LARGE = {"hidden_size": 288, "num_layers": 8, "num_heads": 4}  # ~10.6M parameters, Llama-style
+
+
+def side_by_side_parser(doc: str, peer: str, sizes: bool = True) -> argparse.ArgumentParser:
+    """The arguments every side-by-side script takes: ``--repeats`` and the hidden ``--side``/``--model_dir`` a
+    side process is called with; with ``sizes``, ``--model`` (the quickstart SFT model) and ``--sizes``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=2, help=f"rounds of bilight then {peer}")
+    parser.add_argument("--side", choices=["bilight", peer], help=argparse.SUPPRESS)
+    if sizes:
+        parser.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder of the quickstart SFT model")
+        parser.add_argument("--sizes", default="quickstart,10m", help="comma-separated: quickstart, 10m")
+        parser.add_argument("--model_dir", help=argparse.SUPPRESS)
+    return parser
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ Last line: ``speedup=<float>``, the smaller of the two sizes' ratios of tokens p
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from harness import DEFAULT_MODEL, alternate, build_large, emit, grpo_cli, median, table
+from harness import alternate, build_large, emit, grpo_cli, median, side_by_side_parser, table
 
 PROMPTS, GENERATIONS, BUDGET = 16, 8, 160
 
@@ -80,13 +79,8 @@ def run(side: str, model_dir: str, calls: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="save_pretrained folder of the quickstart SFT model")
+    parser = side_by_side_parser(__doc__, "generate")
     parser.add_argument("--calls", type=int, default=4, help="timed generate calls per side and repeat")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds of bilight then generate")
-    parser.add_argument("--sizes", default="quickstart,10m", help="comma-separated: quickstart, 10m")
-    parser.add_argument("--side", choices=["bilight", "generate"], help=argparse.SUPPRESS)
-    parser.add_argument("--model_dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side is not None:
         emit(run(args.side, args.model_dir, args.calls))

@@ -20,14 +20,13 @@ Needs the ``bench`` extra (TRL). Last line: ``speedup=<float>`` (TRL seconds per
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from typing import Any
 
 import torch
-from harness import ROOT, alternate, emit, median, table, trl_step_clock
+from harness import ROOT, alternate, emit, median, side_by_side_parser, table, trl_step_clock
 
 CONFIG = ROOT / "configs" / "sft" / "igsm_tiny_bridge.yaml"
 BATCH = 32
@@ -113,11 +112,9 @@ def run_trl(steps: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = side_by_side_parser(__doc__, "trl", sizes=False)
     parser.add_argument("--steps", type=int, default=40, help="steps per side and repeat")
     parser.add_argument("--skip", type=int, default=5, help="first steps not counted")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds of bilight then TRL")
-    parser.add_argument("--side", choices=["bilight", "trl"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side is not None:
         emit(run_bilight(args.steps) if args.side == "bilight" else run_trl(args.steps))
