@@ -32,7 +32,7 @@ def main(args: list[str] | None = None) -> None:
     if cfg.report_only:
         from bilight.experiment.report import write_results
 
-        write_results(experiment, Path(experiment.results_dir) / experiment.name)
+        write_results(experiment.name, experiment.seed_table(), Path(experiment.results_dir) / experiment.name)
         return
     try:
         run(experiment, output_dir, jobs=cfg.jobs)

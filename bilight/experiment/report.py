@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bilight.experiment.figures import save_figures
 from bilight.experiment.results import DIAGNOSTICS, load_cells, render_markdown, summarize
-
-if TYPE_CHECKING:
-    from bilight.experiment.runner import Experiment
+from bilight.system import write_atomically
 
 
 def samples_per_problem(cells: list[dict[str, Any]]) -> int:
@@ -23,17 +21,19 @@ def samples_per_problem(cells: list[dict[str, Any]]) -> int:
     return 0
 
 
-def write_results(experiment: Experiment, root: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Summarise every finished cell of ``experiment`` under ``root`` into results.json / results.md / figures."""
+def write_results(name: str, seeds: Mapping[str, Sequence[int]], root: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Summarise every finished cell under ``root`` into results.json / results.md / figures.
+
+    ``name`` is the experiment's; ``seeds`` maps each recipe, in table order, to the seeds it should have (the
+    cells that do not exist yet are listed as missing)."""
     cells = load_cells(root)
-    seeds = {r: experiment.seeds_of(r) for r in experiment.recipes}
-    summary = summarize(cells, experiment.recipes, seeds, samples_per_problem(cells))
-    summary["experiment"] = experiment.name
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "results.json").write_text(json.dumps(summary | {"cell_records": cells}, indent=2, sort_keys=True))
-    figures = save_figures(cells, experiment.recipes, summary["k"], DIAGNOSTICS, root / "figures")
-    text = render_markdown(summary, f"Experiment {experiment.name}")
+    recipes = list(seeds)
+    summary = summarize(cells, recipes, seeds, samples_per_problem(cells))
+    summary["experiment"] = name
+    write_atomically(root / "results.json", json.dumps(summary | {"cell_records": cells}, indent=2, sort_keys=True))
+    figures = save_figures(cells, recipes, summary["k"], DIAGNOSTICS, root / "figures")
+    text = render_markdown(summary, f"Experiment {name}")
     text += "".join(f"\n![{p.stem}](figures/{p.name})\n" for p in figures)
-    (root / "results.md").write_text(text)
+    write_atomically(root / "results.md", text)
     log(f"results: {root / 'results.md'} ({len(cells)} cells; missing: {', '.join(summary['missing']) or 'none'})")
     return summary

@@ -82,6 +82,10 @@ class Experiment:
     def seeds_of(self, recipe: str) -> list[int]:
         return [*self.seeds, *(s for s in self.extra_seeds.get(recipe, ()) if s not in self.seeds)]
 
+    def seed_table(self) -> dict[str, list[int]]:
+        """Each recipe, in order, with its seeds."""
+        return {r: self.seeds_of(r) for r in self.recipes}
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -355,4 +359,4 @@ def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = p
         raise failed[0]
     for recipe, seed in cells(experiment):  # cells finished by an earlier invocation that stopped before collecting them
         _collect_if_finished(experiment, output_dir, recipe, seed, log)
-    return write_results(experiment, results_root, log)
+    return write_results(experiment.name, experiment.seed_table(), results_root, log)
