@@ -12,7 +12,9 @@ What it answers:
   the RL gain (after - before, paired per seed);
 * the headline: does BRIDGE's RL gain beat vanilla's, by how much, with the seed spread;
 * beyond the paper: across all cells, Spearman's rho between each pre-RL diagnostic and the RL gain,
-  with a permutation p-value (do the diagnostics predict the gain?).
+  with a permutation p-value (do the diagnostics predict the gain?). The SFT model's own accuracy (same
+  split, same metric) is correlated too, as the yardstick: a model that starts lower has more room to
+  gain, so a diagnostic tells something new only if it predicts the gain better than that.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from bilight.metrics.stats import spearman
 SPLITS = ("test", "test_ood")
 DIAGNOSTICS = ("mean_alpha", "informative_mass", "co_influence", "delta_j")
 """Pre-RL diagnostics a cell records (probe set of the SFT model), correlated with the RL gain."""
+BASELINE = "sft_accuracy"
+"""The yardstick predictor: the SFT model's accuracy on the split and metric of the gain it is correlated with."""
 
 
 def metric_names(k: int) -> tuple[str, ...]:
@@ -80,15 +84,24 @@ def summarize(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], seeds:
         entry["diagnostics"] = {d: _spread([c["diagnostics"][d] for c in mine]) for d in DIAGNOSTICS if d in mine[0]["diagnostics"]}
         per_recipe[recipe] = entry
     correlations: dict[str, Any] = {}
-    for diag in DIAGNOSTICS:
-        usable = [c for c in cells if diag in c["diagnostics"] and not math.isnan(c["diagnostics"][diag])]
+    for predictor in (BASELINE, *DIAGNOSTICS):
         for split in SPLITS:
             for m in metric_names(k)[:2]:
-                pts = [(c["diagnostics"][diag], c["gain"][split][m]["mean"]) for c in usable if split in c["gain"]]
+                pts = [
+                    (x, c["gain"][split][m]["mean"])
+                    for c in cells
+                    if split in c["gain"] and (x := _predictor(c, predictor, split, m)) is not None
+                ]
                 if len(pts) >= 3:
                     r = spearman([p[0] for p in pts], [p[1] for p in pts])
-                    correlations.setdefault(diag, {})[f"{split}/{m}"] = {"rho": r.rho, "p_value": r.p_value, "n": r.n}
+                    correlations.setdefault(predictor, {})[f"{split}/{m}"] = {"rho": r.rho, "p_value": r.p_value, "n": r.n}
     return {"k": k, "recipes": per_recipe, "correlations": correlations, "missing": missing, "cells": len(cells)}
+
+
+def _predictor(cell: Mapping[str, Any], name: str, split: str, metric: str) -> float | None:
+    """A cell's value of a predictor of the ``split``/``metric`` gain (None when the cell lacks it)."""
+    value = cell["sft"].get(split, {}).get(metric) if name == BASELINE else cell["diagnostics"].get(name)
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def headline(summary: Mapping[str, Any], metric: str = "greedy", split: str = "test") -> str:
@@ -175,10 +188,21 @@ def render_markdown(summary: Mapping[str, Any], title: str) -> str:
         )
     lines += ["", "Do the pre-RL diagnostics predict the RL gain? Spearman's rho across all cells (permutation p-value):", ""]
     lines += ["| diagnostic | gain | rho | p | cells |", "|---|---|---|---|---|"]
+    tests = 0
     for diag, rows in summary["correlations"].items():
         for gain, r in rows.items():
             rho = "–" if math.isnan(r["rho"]) else f"{r['rho']:+.2f}"
-            lines.append(f"| {diag} | {gain} | {rho} | {r['p_value']:.3f} | {r['n']} |")
+            p = "< 0.001" if r["p_value"] < 0.001 else f"{r['p_value']:.3f}"  # a permutation p-value is never exactly 0
+            lines.append(f"| {diag} | {gain} | {rho} | {p} | {r['n']} |")
+            tests += diag != BASELINE
+    if tests:
+        lines += [
+            "",
+            f"`{BASELINE}` is the yardstick: the SFT model's own accuracy on the split and metric of the gain (a model that "
+            "starts lower has more room to gain); a diagnostic adds something only if it predicts the gain better. "
+            f"With {tests} diagnostic tests, about {0.05 * tests:.1f} reach p < 0.05 by chance alone; "
+            f"Bonferroni's bound for the family is p < {0.05 / tests:.4f}.",
+        ]
     missing = summary["missing"]
     lines += ["", f"Cells: {summary['cells']} finished; " + (f"missing: {', '.join(missing)}." if missing else "none missing.")]
     return "\n".join(lines) + "\n"

@@ -76,3 +76,18 @@ def test_few_seeds_need_students_t_not_two_standard_errors():
     sentence = headline(summary)
     assert "+15.0 ± 3.5 points" in sentence and "Welch's 2.0 degrees of freedom" in sentence
     assert "inside the 95% interval: not distinguishable" in sentence
+
+
+def test_sft_accuracy_is_the_yardstick_predictor_and_the_family_size_is_stated():
+    n, cells = 20, []
+    for seed, (start, gain) in enumerate([(0.1, 0.4), (0.2, 0.3), (0.3, 0.2), (0.4, 0.1)]):  # lower start, larger gain
+        before = rows("test", [1] * round(start * n) + [0] * (n - round(start * n)), [[0, 0]] * n)
+        end = round((start + gain) * n)
+        after = rows("test", [1] * end + [0] * (n - end), [[0, 0]] * n)
+        cells.append(cell_record("vanilla", seed, before, after, {"mean_alpha": 0.1 * seed}))
+    summary = summarize(cells, ["vanilla"], {"vanilla": [0, 1, 2, 3]}, k=2)
+    assert summary["correlations"]["sft_accuracy"]["test/greedy"]["rho"] == pytest.approx(-1.0)
+    assert summary["correlations"]["mean_alpha"]["test/greedy"]["rho"] == pytest.approx(-1.0)
+    text = render_markdown(summary, "t")
+    assert "| sft_accuracy | test/greedy | -1.00 |" in text
+    assert "With 2 diagnostic tests" in text and "p < 0.0250" in text
