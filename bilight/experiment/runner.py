@@ -279,6 +279,19 @@ def collect_cell(output_dir: Path, results: Path, recipe: str, seed: int, timing
     return record
 
 
+def _past_durations(stages: Sequence[Stage], results_root: Path) -> dict[str, list[float]]:
+    """Stage times measured earlier, which feed the estimate of the time left: every committed cell's
+    ``timing.json`` (also of recipes this invocation does not run) and the finished stages of unfinished cells."""
+    durations: dict[str, list[float]] = {}
+    for path in sorted(results_root.glob("*/*/timing.json")):
+        for name, seconds in json.loads(path.read_text()).items():
+            durations.setdefault(name, []).append(float(seconds))
+    for s in stages:
+        if s.done_file.exists() and not (results_root / s.recipe / str(s.seed) / "timing.json").exists():
+            durations.setdefault(s.name, []).append(float(json.loads(s.done_file.read_text())["seconds"]))
+    return durations
+
+
 def _eta(remaining: Sequence[Stage], durations: Mapping[str, list[float]], jobs: int = 1) -> str:
     known = [sum(durations[s.name]) / len(durations[s.name]) for s in remaining if durations.get(s.name)]
     unknown = sum(1 for s in remaining if not durations.get(s.name))
@@ -324,10 +337,7 @@ def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = p
     results_root = Path(experiment.results_dir) / experiment.name
     stages = plan(experiment, output_dir)
     todo = [s for s in stages if not (results_root / s.recipe / str(s.seed) / "cell.json").exists() and not s.done_file.exists()]
-    durations: dict[str, list[float]] = {}
-    for s in stages:  # stage times of earlier invocations feed the estimate
-        if s.done_file.exists():
-            durations.setdefault(s.name, []).append(float(json.loads(s.done_file.read_text())["seconds"]))
+    durations = _past_durations(stages, results_root)
     skipped = len(stages) - len(todo)
     log(f"experiment {experiment.name}: {len(stages)} stages in {len(stages) // len(STAGES)} cells, {skipped} already finished")
     by_cell: dict[tuple[str, int], list[Stage]] = {}

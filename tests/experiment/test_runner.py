@@ -114,3 +114,17 @@ def test_cells_run_seed_by_seed_and_two_at_once_give_the_same_results(tmp_path, 
     run(two, tmp_path / "b", log=lambda _: None, jobs=2)
     assert seen[0] == {} and seen[-1] == {"OMP_NUM_THREADS": "2"}  # 4 cores shared by 2 cells
     assert (tmp_path / "one" / "t" / "results.json").read_text() == (tmp_path / "two" / "t" / "results.json").read_text()
+
+
+def test_the_time_left_counts_the_stage_times_of_committed_cells_of_other_recipes(tmp_path):
+    exp = experiment(tmp_path)
+    root = Path(exp.results_dir) / "t"
+    (root / "other" / "0").mkdir(parents=True)  # a recipe this invocation does not run
+    (root / "other" / "0" / "timing.json").write_text(json.dumps(dict.fromkeys(STAGES, 60.0)))
+    stages = plan(exp, tmp_path / "out")
+    stages[0].folder.mkdir(parents=True)
+    stages[0].done_file.write_text(json.dumps({"seconds": 120.0}))  # vanilla/0's SFT, finished, cell not committed
+    durations = runner._past_durations(stages, root)
+    assert durations == {"sft": [60.0, 120.0], **{name: [60.0] for name in STAGES[1:]}}
+    left = stages[1:]  # 14 stages: vanilla/0 without its SFT, then bridge/0 and bridge/1 whole
+    assert runner._eta(left, durations) == f"~{runner._hms(2 * 90.0 + 12 * 60.0)} left"
