@@ -3,11 +3,13 @@
 This module imports nothing heavy, so the benchmarks' peer sides (TRL) can report their memory with
 the same function as bilight's runs without paying for bilight's imports.
 
-`write_atomically` writes a temporary file beside the target, then renames it. A crash, a kill or a full disk mid-write leaves the old file (or none) and a hidden temporary file,
-never a truncated results file, metrics log or cache entry. The temporary name carries the process
-and thread, so two writers of the same path (cells of an experiment building one cache entry at
-once) never share one; the last rename wins, and both wrote the same content. It is opened the
-ordinary way, so the file gets the usual permissions (``mkstemp`` would make it owner-only).
+`write_atomically` writes a temporary file beside the target, then renames it, so a reader sees the old
+file or the new one, never a truncated results file, metrics log or cache entry. An exception (a full
+disk) removes the temporary file; a kill can leave it, hidden (``.<name>.<pid>-<thread>.tmp``). The
+name carries the process and thread, so two writers of one path (cells of an experiment building the
+same cache entry at once) never share a temporary file; the last rename wins, and both wrote the same
+content. It is opened the ordinary way, so the file gets the usual permissions (``mkstemp`` would
+make it owner-only).
 """
 
 from __future__ import annotations
