@@ -5,7 +5,9 @@ claim needs its standard error, and a before/after claim on the *same* problems 
 (much smaller than the two unpaired errors combined). Whether a pre-RL diagnostic predicts the RL gain
 is a rank question across a few dozen (recipe, seed) cells: Spearman's rho, with a permutation p-value
 (exact in its assumptions, deterministic with a fixed seed, and free of a SciPy dependency for the one
-distribution function it would need).
+distribution function it would need). When a third quantity drives both (the SFT model's own accuracy
+moves the diagnostics and the gain), the partial rank correlation given it says whether a diagnostic
+predicts anything beyond that quantity.
 
 Everything takes plain sequences of floats and returns floats.
 """
@@ -82,6 +84,18 @@ class RankCorrelation:
     n: int
 
 
+def _permutation_p(a: Sequence[float], b: Sequence[float], rho: float, permutations: int, seed: int) -> float:
+    """Share of seeded shuffles of ``b`` whose |Pearson r| with ``a`` reaches |rho| (the observed labelling counted)."""
+    rng = random.Random(seed)
+    shuffled = list(b)
+    hits = 1
+    for _ in range(permutations):
+        rng.shuffle(shuffled)
+        if abs(_pearson(a, shuffled)) >= abs(rho) - 1e-12:
+            hits += 1
+    return hits / (permutations + 1)
+
+
 def spearman(x: Sequence[float], y: Sequence[float], permutations: int = 20_000, seed: int = 0) -> RankCorrelation:
     """Spearman's rank correlation with a two-sided permutation p-value.
 
@@ -96,11 +110,34 @@ def spearman(x: Sequence[float], y: Sequence[float], permutations: int = 20_000,
     rho = _pearson(rx, ry) if n >= 3 else math.nan
     if math.isnan(rho):
         return RankCorrelation(math.nan, 1.0, n)
-    rng = random.Random(seed)
-    shuffled = list(ry)
-    hits = 1
-    for _ in range(permutations):
-        rng.shuffle(shuffled)
-        if abs(_pearson(rx, shuffled)) >= abs(rho) - 1e-12:
-            hits += 1
-    return RankCorrelation(rho, hits / (permutations + 1), n)
+    return RankCorrelation(rho, _permutation_p(rx, ry, rho, permutations, seed), n)
+
+
+def _residuals(values: Sequence[float], given: Sequence[float]) -> list[float]:
+    """``values`` minus their least-squares line in ``given``."""
+    mv, mg = sum(values) / len(values), sum(given) / len(given)
+    sgg = sum((g - mg) ** 2 for g in given)
+    slope = sum((v - mv) * (g - mg) for v, g in zip(values, given, strict=True)) / sgg if sgg > 0 else 0.0
+    return [v - mv - slope * (g - mg) for v, g in zip(values, given, strict=True)]
+
+
+def partial_spearman(
+    x: Sequence[float], y: Sequence[float], z: Sequence[float], permutations: int = 20_000, seed: int = 0
+) -> RankCorrelation:
+    """Spearman's rho of ``x`` and ``y`` given ``z``, with a two-sided permutation p-value.
+
+    The ranks of ``x`` and of ``y`` are each regressed on the ranks of ``z``; rho is the Pearson
+    correlation of the two residuals, and the p-value permutes the residuals of ``y`` (as `spearman`
+    permutes ``y``). NaN, p 1, with fewer than 4 triples or a residual that is constant.
+    """
+    if not len(x) == len(y) == len(z):
+        raise ValueError(f"partial_spearman: {len(x)} x, {len(y)} y and {len(z)} z values")
+    n = len(x)
+    if n < 4:
+        return RankCorrelation(math.nan, 1.0, n)
+    rz = ranks(z)
+    ex, ey = _residuals(ranks(x), rz), _residuals(ranks(y), rz)
+    rho = _pearson(ex, ey)
+    if math.isnan(rho):
+        return RankCorrelation(math.nan, 1.0, n)
+    return RankCorrelation(rho, _permutation_p(ex, ey, rho, permutations, seed), n)

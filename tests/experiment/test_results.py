@@ -88,6 +88,10 @@ def test_sft_accuracy_is_the_yardstick_predictor_and_the_family_size_is_stated()
     summary = summarize(cells, ["vanilla"], {"vanilla": [0, 1, 2, 3]}, k=2)
     assert summary["correlations"]["sft_accuracy"]["test/greedy"]["rho"] == pytest.approx(-1.0)
     assert summary["correlations"]["mean_alpha"]["test/greedy"]["rho"] == pytest.approx(-1.0)
+    # mean_alpha ranks the cells exactly as the SFT accuracy does: given it, nothing is left to correlate
+    assert math.isnan(summary["correlations"]["mean_alpha"]["test/greedy"]["partial_rho"])
+    assert "partial_rho" not in summary["correlations"]["sft_accuracy"]["test/greedy"]
     text = render_markdown(summary, "t")
-    assert "| sft_accuracy | test/greedy | -1.00 |" in text
+    assert "| sft_accuracy | test/greedy | -1.00 |" in text and "| – | – | 4 |" in text
+    assert "| rho given SFT accuracy | p |" in text and "| – | 1.000 | 4 |" in text
     assert "With 2 diagnostic tests" in text and "p < 0.0250" in text

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from bilight.metrics.stats import mean_se, paired_difference, ranks, spearman
+from bilight.metrics.stats import mean_se, paired_difference, partial_spearman, ranks, spearman
 
 
 def test_mean_se_by_hand():
@@ -50,3 +50,25 @@ def test_spearman_of_unrelated_values_is_not_significant():
 def test_spearman_degenerate_inputs():
     assert math.isnan(spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]).rho)
     assert spearman([1.0, 2.0], [2.0, 1.0]).p_value == 1.0
+
+
+def test_partial_spearman_by_hand():
+    z = [1.0, 2.0, 3.0, 4.0]
+    x = [1.0, 3.0, 2.0, 4.0]  # rank residuals on z: [-0.3, 0.9, -0.9, 0.3]
+    y = [2.0, 1.0, 4.0, 3.0]  # rank residuals on z: [0.4, -1.2, 1.2, -0.4]
+    assert spearman(x, y).rho == pytest.approx(0.0)  # the raw ranks are uncorrelated ...
+    given = partial_spearman(x, y, z, permutations=500)
+    assert given.rho == pytest.approx(-1.0) and given.n == 4  # ... but given z they move exactly against each other
+    assert partial_spearman(x, x, z).rho == pytest.approx(1.0)
+    # a constant z explains nothing: the partial correlation is the plain one, with the same permutation p-value
+    plain, flat = spearman(x, [v**2 for v in y], permutations=300), partial_spearman(x, [v**2 for v in y], [5.0] * 4, permutations=300)
+    assert flat.rho == pytest.approx(plain.rho) and flat.p_value == plain.p_value
+
+
+def test_partial_spearman_of_a_predictor_that_is_the_confounder_is_nan():
+    z = [0.1, 0.4, 0.2, 0.3, 0.5]
+    result = partial_spearman([2 * v for v in z], [1.0, 3.0, 2.0, 5.0, 4.0], z)
+    assert math.isnan(result.rho) and result.p_value == 1.0
+    assert math.isnan(partial_spearman([1.0, 2.0, 3.0], [3.0, 1.0, 2.0], [1.0, 1.0, 2.0]).rho)  # fewer than 4 triples
+    with pytest.raises(ValueError, match="3 x, 3 y and 2 z"):
+        partial_spearman([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0])
