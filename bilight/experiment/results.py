@@ -97,9 +97,9 @@ def summarize(cells: Sequence[Mapping[str, Any]], recipes: Sequence[str], seeds:
                     xs, gains = [p[0] for p in pts], [p[1] for p in pts]
                     r = spearman(xs, gains)
                     row = {"rho": r.rho, "p_value": r.p_value, "n": r.n}
-                    starts = [p[2] for p in pts]
-                    if predictor != BASELINE and all(z is not None for z in starts):
-                        partial = partial_spearman(xs, gains, [float(z) for z in starts if z is not None])
+                    starts = [p[2] for p in pts if p[2] is not None]  # the SFT accuracy of each cell, to hold fixed
+                    if predictor != BASELINE and len(starts) == len(pts):
+                        partial = partial_spearman(xs, gains, starts)
                         row |= {"partial_rho": partial.rho, "partial_p_value": partial.p_value}
                     correlations.setdefault(predictor, {})[f"{split}/{m}"] = row
     return {"k": k, "recipes": per_recipe, "correlations": correlations, "missing": missing, "cells": len(cells)}
