@@ -23,6 +23,7 @@ that must not depend on the number of ranks. The choices that make this hold:
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,57 @@ def rank_chunks(num_prompts: int, chunk_size: int, rank: int, world_size: int) -
 
 
 def sample_probe(module: LMModule, rows: range, sampling: Sampling, seed: int | None = None) -> Rollouts:
-    """Judged completions for probe prompts ``rows`` (their ``index`` is their position in the probe set), drawn from ``seed``'s generator."""
+    """Judged completions for probe prompts ``rows`` (their ``index`` is their position in the probe set), drawn from ``seed``'s generator.
+
+    Seeded draws are kept until the weights change (`ProbeSamples`): `RolloutAccuracy` and `CoInfluence`
+    share their chunks' seeds by design, so when both measure the same weights the second one reads the
+    first one's completions instead of decoding them again (the same completions it would have drawn).
+    """
+    key = (rows.start, rows.stop, sampling, seed)
+    cached = _SAMPLES.get(module, key) if seed is not None else None
+    if cached is not None:
+        return cached
     batch = {k: v.to(module.device) for k, v in prompt_batch(module.tokenizer, module.judge, "probe", list(rows)).items()}
     generator = torch.Generator(device=module.device).manual_seed(seed) if seed is not None else None
     with torch.random.fork_rng(devices=[]):
-        return sample_and_judge(module.model, module.tokenizer, batch, "probe", sampling, module.judge, generator)
+        probe = sample_and_judge(module.model, module.tokenizer, batch, "probe", sampling, module.judge, generator)
+    if seed is not None:
+        _SAMPLES.put(module, key, probe)
+    return probe
+
+
+class ProbeSamples:
+    """Seeded probe completions per module, valid while its weights are the ones they were drawn from.
+
+    The weights are identified by each parameter's storage and version counter (``Tensor._version``, which
+    every in-place update bumps: an optimizer step, ``load_state_dict``, a DDP broadcast), together with the
+    judge and tokenizer objects, so a cached draw is never returned for other weights or other prompts.
+    """
+
+    def __init__(self) -> None:
+        self._entries: weakref.WeakKeyDictionary[LMModule, tuple[tuple[Any, ...], dict[tuple[Any, ...], Rollouts]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @staticmethod
+    def _state(module: LMModule) -> tuple[Any, ...]:
+        weights = tuple((p.data_ptr(), p._version) for p in module.model.parameters())
+        return (id(module.model), id(module.judge), id(module.tokenizer), weights)
+
+    def get(self, module: LMModule, key: tuple[Any, ...]) -> Rollouts | None:
+        entry = self._entries.get(module)
+        return entry[1].get(key) if entry is not None and entry[0] == self._state(module) else None
+
+    def put(self, module: LMModule, key: tuple[Any, ...], probe: Rollouts) -> None:
+        state = self._state(module)
+        entry = self._entries.get(module)
+        if entry is None or entry[0] != state:  # other weights: the old draws can never be read again
+            entry = (state, {})
+            self._entries[module] = entry
+        entry[1][key] = probe
+
+
+_SAMPLES = ProbeSamples()
 
 
 def probe_difficulty(module: LMModule, rows: range) -> torch.Tensor:

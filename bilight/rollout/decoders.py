@@ -139,11 +139,11 @@ class LlamaDecoder:
         bias = torch.zeros(prompt_mask.shape, dtype=torch.float32, device=prompt_ids.device).masked_fill(prompt_mask == 0, float("-inf"))
         self.prompt_bias = bias.repeat_interleave(num_generations, dim=0)[:, None]
         first = self.prompt_kv[0][0]
-        self.gen_kv = [
-            (
+        self.gen_kv = [  # [keys, values] lists, so that `select` can swap one buffer at a time
+            [
                 first.new_empty(rows, self.kv_heads, max_new_tokens, self.head_dim),
                 first.new_empty(rows, self.kv_heads, max_new_tokens, self.head_dim),
-            )
+            ]
             for _ in self.prompt_kv
         ]
         self.rows = torch.arange(rows, device=prompt_ids.device)  # original row of each row still in the batch
@@ -218,7 +218,11 @@ class LlamaDecoder:
 
     def select(self, keep: torch.Tensor) -> None:
         t, self.compacted = self.filled, True
-        self.gen_kv = [(_keep_rows(k, keep, t), _keep_rows(v, keep, t)) for k, v in self.gen_kv]
+        # One buffer at a time, each old one released as its copy replaces it: the peak is the cache plus one buffer,
+        # not twice the cache (a dynamic-sampling refill decodes up to 512 rows at once).
+        for pair in self.gen_kv:
+            for j in range(2):
+                pair[j] = _keep_rows(pair[j], keep, t)
         self.rows, self.next_pos, self.prompt_bias = self.rows[keep], self.next_pos[keep], self.prompt_bias[keep]
 
 

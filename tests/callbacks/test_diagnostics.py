@@ -150,7 +150,7 @@ def test_report_and_diagnose_write_rl_readiness_with_numbers(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sparse", "gaussian"])
-def test_vmap_and_loop_per_rollout_gradients_agree(kind) -> None:
+def test_batched_vmap_and_loop_per_rollout_gradients_agree(kind) -> None:
     from bilight.callbacks.probe import sample_probe
     from bilight.metrics import Projector
     from bilight.rollout import Sampling
@@ -159,10 +159,14 @@ def test_vmap_and_loop_per_rollout_gradients_agree(kind) -> None:
     probe = sample_probe(module, range(2), Sampling(num_samples=3, max_new_tokens=6), seed=0)
     params = dict(module.model.named_parameters())
     projector = Projector.for_parameters(params.values(), 16, seed=0, kind=kind)
-    loop = CoInfluence(dim=16, kind=kind, num_samples=3)._prompt_gradients(module, params, projector, probe, 1)
-    vmapped = CoInfluence(dim=16, kind=kind, num_samples=3, per_sample="vmap")._prompt_gradients(module, params, projector, probe, 1)
-    assert loop.shape == (3, 16)
-    assert torch.allclose(loop, vmapped, atol=1e-4, rtol=1e-3)
+    grads = {
+        how: CoInfluence(dim=16, kind=kind, num_samples=3, per_sample=how)._prompt_gradients(module, params, projector, probe, 1)
+        for how in ("loop", "vmap", "batched", "auto")
+    }
+    assert grads["loop"].shape == (3, 16)
+    for how in ("vmap", "batched", "auto"):
+        assert torch.allclose(grads["loop"], grads[how], atol=1e-4, rtol=1e-3), how
+    assert not torch.allclose(grads["loop"][0], grads["loop"][1], atol=1e-3)  # the rollouts' gradients differ
 
 
 @pytest.mark.slow
@@ -185,3 +189,33 @@ def test_two_process_ddp_gives_the_single_process_numbers(tmp_path) -> None:
     assert results[1]["influence/num_pairs"] > 0
     for k, v in results[1].items():
         assert results[2][k] == pytest.approx(v, rel=1e-4, abs=1e-7, nan_ok=True), k
+
+
+def test_probe_draws_are_shared_between_callbacks_until_the_weights_change(monkeypatch) -> None:
+    import bilight.callbacks.probe as probe_module
+    from bilight.rollout import Sampling
+
+    _, module = _setup(verdict=_mixed)
+    calls = []
+    real = probe_module.sample_and_judge
+    monkeypatch.setattr(probe_module, "sample_and_judge", lambda *a, **k: calls.append(1) or real(*a, **k))
+    sampling = Sampling(num_samples=3, max_new_tokens=6)
+    first = probe_module.sample_probe(module, range(2), sampling, seed=1)
+    assert probe_module.sample_probe(module, range(2), sampling, seed=1) is first and len(calls) == 1
+    probe_module.sample_probe(module, range(2), sampling, seed=2)  # another seed, other rows, other settings: drawn
+    probe_module.sample_probe(module, range(1, 2), sampling, seed=1)
+    probe_module.sample_probe(module, range(2), sampling.with_(temperature=0.5), seed=1)
+    probe_module.sample_probe(module, range(2), sampling, seed=None)
+    assert len(calls) == 5
+    with torch.no_grad():
+        next(module.model.parameters()).mul_(1.0)  # an in-place update (same values): the draw is made again
+    again = probe_module.sample_probe(module, range(2), sampling, seed=1)
+    assert len(calls) == 6 and again is not first and torch.equal(again.completion_ids, first.completion_ids)
+    # Both callbacks at one step: CoInfluence reads RolloutAccuracy's chunks (same seeds and settings), decoding nothing.
+    rollout, influence = RolloutAccuracy(**SMALL), CoInfluence(dim=16, **SMALL)
+    trainer = SimpleNamespace(global_rank=0, world_size=1, global_step=0, is_global_zero=False)
+    rollout.measure(trainer, module)
+    drawn = len(calls)
+    influence.measure(trainer, module)
+    assert len(calls) == drawn and influence.result is not None and influence.result.alpha.shape == (6,)
+    assert torch.equal(influence.result.alpha, rollout.result.correct.mean(1))
