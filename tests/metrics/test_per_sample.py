@@ -74,3 +74,19 @@ def test_an_unsupported_layer_is_refused() -> None:
     assert not per_sample_supported(model, params)
     with pytest.raises(ValueError, match="Linear, Embedding or RMSNorm"):
         next(per_sample_gradients(model, params, torch.zeros(1, 3, dtype=torch.long), torch.ones(1, 2)))
+
+
+def test_lora_adapters_are_covered() -> None:
+    from bilight.modules.common import add_lora
+
+    torch.manual_seed(0)
+    model = add_lora(tiny_model(), r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj")).eval()
+    with torch.no_grad():  # lora_B starts at zero, which would make lora_A's gradient zero too
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    params = [p for p in model.parameters() if p.requires_grad]
+    assert len(params) == 4 * len(model.base_model.model.model.layers) and per_sample_supported(model, params)
+    ids, weights = _batch(model.config.vocab_size)
+    for got, want in zip(per_sample_gradients(model, params, ids, weights), _loop_gradients(model, params, ids, weights), strict=True):
+        assert torch.allclose(got, want, atol=1e-6, rtol=1e-4)
