@@ -1,0 +1,116 @@
+"""The shipped GRPO step at this checkout against the same config at an earlier commit: same checkpoint, same steps.
+
+The issue's "3x faster than today" compares bilight with itself, so the peer here is a checkout of the
+commit the speed work started from (``--baseline``, default d8fe6b4), made with ``git worktree`` in a
+temporary folder. Each side runs ``configs/grpo/igsm_tiny_bridge.yaml`` *of its own checkout* (greedy
+member, dynamic sampling with one refill, 16 prompts x 8, budget 160) for ``--steps`` steps from the same
+SFT checkpoint (``--init_from``, e.g. the quickstart's ``last.ckpt``), without validation, in a fresh
+process, the sides alternated ``--repeats`` times. `step_clock.StepClock` records every step's wall time
+and CPU time; the median after the first step is reported, then the median over repeats. The rollout
+scalars of every step (completion lengths, refills, kept groups) are compared too: the sampler draws the
+same tokens as before, so both sides should do the same work step for step, and the script says whether
+they did. Peak memory is the training process's peak RSS.
+
+    OMP_NUM_THREADS=2 python benchmarks/grpo_vs_commit.py --init_from runs/sft/igsm_tiny_bridge/checkpoints/last.ckpt
+
+Last line: ``speedup=<float>`` (baseline seconds per step / this checkout's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness import ROOT, emit, median, run_side, table
+
+HERE = Path(__file__).resolve().parent
+
+
+def train_side(checkout: Path, init_from: str, steps: int) -> dict[str, Any]:
+    """Train ``steps`` steps of ``checkout``'s shipped GRPO config in a child process; its per-step records and peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Path(tmp) / "steps.json"
+        callback = json.dumps({"class_path": "step_clock.StepClock", "init_args": {"path": str(clock)}})
+        command = [
+            sys.executable, "-m", "bilight", "fit", "--config", str(checkout / "configs" / "grpo" / "igsm_tiny_bridge.yaml"),
+            f"--model.init_args.init_from={Path(init_from).resolve()}", f"--trainer.max_steps={steps}", "--trainer.max_time=null",
+            "--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0", "--trainer.enable_progress_bar=false",
+            f"--trainer.callbacks+={callback}",
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(checkout), str(HERE)])}
+        proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not clock.exists():
+            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+            raise RuntimeError(f"the GRPO run of {checkout} failed with exit code {proc.returncode}")
+        records = json.loads(clock.read_text())
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    return {"steps": records, "child_peak_rss_gb": round(peak, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init_from", default=str(ROOT / "runs" / "sft" / "igsm_tiny_bridge" / "checkpoints" / "last.ckpt"))
+    parser.add_argument("--baseline", default="d8fe6b4", help="the commit to compare against")
+    parser.add_argument("--steps", type=int, default=6, help="steps per side (the first is not timed)")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds of this checkout then the baseline")
+    parser.add_argument("--side", choices=["bilight", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--checkout", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        emit(train_side(Path(args.checkout), args.init_from, args.steps))
+        return
+    if not Path(args.init_from).exists():
+        sys.exit(f"grpo_vs_commit: no checkpoint at {args.init_from}; run the quickstart SFT first or pass --init_from")
+    with tempfile.TemporaryDirectory() as tmp:
+        worktree = Path(tmp) / "baseline"
+        made = subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.baseline], capture_output=True, text=True
+        )
+        if made.returncode != 0:
+            sys.exit(f"grpo_vs_commit: cannot check out {args.baseline} (a git clone is needed): {made.stderr.strip()}")
+        try:
+            results: dict[str, list[dict[str, Any]]] = {"bilight": [], "baseline": []}
+            for round_ in range(args.repeats):
+                for side, checkout in (("bilight", ROOT), ("baseline", worktree)):
+                    print(f"  round {round_ + 1}/{args.repeats}: {side} ...", file=sys.stderr, flush=True)
+                    side_args = ["--checkout", str(checkout), "--init_from", args.init_from, "--steps", str(args.steps)]
+                    results[side].append(run_side(__file__, side, side_args))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True, check=False)
+    summary = {side: _summary(runs) for side, runs in results.items()}
+    rows = [
+        [side, f"{s['seconds']:.2f}", f"{s['cpu_seconds']:.2f}", f"{s['tokens']:.0f}", f"{s['peak']:.2f} GB"] for side, s in summary.items()
+    ]
+    print(table(["side", "s/step (median after the first)", "CPU s/step", "mean completion length", "peak RSS"], rows))
+    same = [_work(r) for r in results["bilight"]] == [_work(r) for r in results["baseline"]]
+    print(f"same rollouts step for step (completion lengths, refills, kept groups): {'yes' if same else 'NO'}")
+    print(f"speedup={summary['baseline']['seconds'] / summary['bilight']['seconds']:.3f}")
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
+    def per_run(key: str) -> float:
+        return median([median([step[key] for step in run["steps"][1:]]) for run in runs])
+
+    tokens = median([median([step.get("rollout/completion_len_mean", 0.0) for step in run["steps"][1:]]) for run in runs])
+    return {
+        "seconds": per_run("seconds"),
+        "cpu_seconds": per_run("cpu_seconds"),
+        "tokens": tokens,
+        "peak": max(r["child_peak_rss_gb"] for r in runs),
+    }
+
+
+def _work(run: dict[str, Any]) -> list[tuple[float, ...]]:
+    keys = ("rollout/completion_len_mean", "rollout/refills", "rollout/kept_groups")
+    return [tuple(round(step.get(k, float("nan")), 4) for k in keys) for step in run["steps"]]
+
+
+if __name__ == "__main__":
+    main()
