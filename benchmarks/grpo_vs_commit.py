@@ -5,7 +5,11 @@ commit the speed work started from (``--baseline``, default d8fe6b4), made with 
 temporary folder. Each side runs ``configs/grpo/igsm_tiny_bridge.yaml`` *of its own checkout* (greedy
 member, dynamic sampling with one refill, 16 prompts x 8, budget 160) for ``--steps`` steps from the same
 SFT checkpoint (``--init_from``, e.g. the quickstart's ``last.ckpt``), without validation, in a fresh
-process, the sides alternated ``--repeats`` times. `step_clock.StepClock` records every step's wall time
+process, the sides alternated ``--repeats`` times. ``--candidate`` times a commit instead of this checkout: the
+task generator changed after the baseline (issue 12's parity work: other problems, a 593-word vocabulary instead
+of 491), so the baseline cannot load a checkpoint of today's task, and a same-work comparison needs a candidate on
+the baseline's task (3effe92, the speed branch before it met the parity work, whose rollout and update code is
+today's) and an SFT checkpoint trained by the baseline's own quickstart config. `step_clock.StepClock` records every step's wall time
 and CPU time; the median after the first step is reported, then the median over repeats. The rollout
 scalars of every step (completion lengths, refills, kept groups) are compared too: the sampler draws the
 same tokens as before, so both sides should do the same work step for step, and the script says whether
@@ -58,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--init_from", default=str(ROOT / "runs" / "sft" / "igsm_tiny_bridge" / "checkpoints" / "last.ckpt"))
     parser.add_argument("--baseline", default="d8fe6b4", help="the commit to compare against")
+    parser.add_argument("--candidate", default=None, help="time this commit instead of the checkout (e.g. one on the baseline's task)")
     parser.add_argument("--steps", type=int, default=6, help="steps per side (the first is not timed)")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of this checkout then the baseline")
     parser.add_argument("--side", choices=["bilight", "baseline"], help=argparse.SUPPRESS)
@@ -69,21 +74,21 @@ def main() -> None:
     if not Path(args.init_from).exists():
         sys.exit(f"grpo_vs_commit: no checkpoint at {args.init_from}; run the quickstart SFT first or pass --init_from")
     with tempfile.TemporaryDirectory() as tmp:
-        worktree = Path(tmp) / "baseline"
-        made = subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.baseline], capture_output=True, text=True
-        )
-        if made.returncode != 0:
-            sys.exit(f"grpo_vs_commit: cannot check out {args.baseline} (a git clone is needed): {made.stderr.strip()}")
+        checkouts = {"baseline": _worktree(Path(tmp) / "baseline", args.baseline)}
+        checkouts["bilight"] = _worktree(Path(tmp) / "candidate", args.candidate) if args.candidate else ROOT
         try:
             results: dict[str, list[dict[str, Any]]] = {"bilight": [], "baseline": []}
             for round_ in range(args.repeats):
-                for side, checkout in (("bilight", ROOT), ("baseline", worktree)):
+                for side in ("bilight", "baseline"):
                     print(f"  round {round_ + 1}/{args.repeats}: {side} ...", file=sys.stderr, flush=True)
-                    side_args = ["--checkout", str(checkout), "--init_from", args.init_from, "--steps", str(args.steps)]
+                    side_args = ["--checkout", str(checkouts[side]), "--init_from", args.init_from, "--steps", str(args.steps)]
                     results[side].append(run_side(__file__, side, side_args))
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True, check=False)
+            for checkout in checkouts.values():
+                if checkout != ROOT:
+                    subprocess.run(
+                        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkout)], capture_output=True, check=False
+                    )
     summary = {side: _summary(runs) for side, runs in results.items()}
     rows = [
         [side, f"{s['seconds']:.2f}", f"{s['cpu_seconds']:.2f}", f"{s['tokens']:.0f}", f"{s['peak']:.2f} GB"] for side, s in summary.items()
@@ -91,7 +96,18 @@ def main() -> None:
     print(table(["side", "s/step (median after the first)", "CPU s/step", "mean completion length", "peak RSS"], rows))
     same = [_work(r) for r in results["bilight"]] == [_work(r) for r in results["baseline"]]
     print(f"same rollouts step for step (completion lengths, refills, kept groups): {'yes' if same else 'NO'}")
+    name = args.candidate or "this checkout"
+    print(f"{name} vs {args.baseline}: {summary['baseline']['seconds'] / summary['bilight']['seconds']:.2f}x per step (wall), "
+          f"{summary['baseline']['cpu_seconds'] / summary['bilight']['cpu_seconds']:.2f}x (CPU)")  # fmt: skip
     print(f"speedup={summary['baseline']['seconds'] / summary['bilight']['seconds']:.3f}")
+
+
+def _worktree(path: Path, commit: str) -> Path:
+    """A detached checkout of ``commit`` at ``path`` (``git worktree``); exits with a message if that is impossible."""
+    made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit], capture_output=True, text=True)
+    if made.returncode != 0:
+        sys.exit(f"grpo_vs_commit: cannot check out {commit} (a git clone is needed): {made.stderr.strip()}")
+    return path
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
