@@ -1,4 +1,5 @@
-"""What bilight asks of the operating system: a file written whole or not at all, and the process's peak memory.
+"""What bilight asks of the operating system: a file written whole or not at all, the process's peak memory, and
+freed heap memory handed back.
 
 This module imports nothing heavy, so the benchmarks' peer sides (TRL) can report their memory with
 the same function as bilight's runs without paying for bilight's imports.
@@ -10,6 +11,11 @@ name carries the process and thread, so two writers of one path (cells of an exp
 same cache entry at once) never share a temporary file; the last rename wins, and both wrote the same
 content. It is opened the ordinary way, so the file gets the usual permissions (``mkstemp`` would
 make it owner-only).
+
+`release_free_memory` asks glibc to return the free pages of its heap (``malloc_trim(0)``). Building a
+20,000-prompt split creates and drops millions of small objects; the memory is free afterwards but stays
+resident, since glibc keeps freed heap pages for reuse: 0.30 GB on this machine for the GRPO ``rl`` split,
+of which ``malloc_trim`` returned 0.21 GB. A no-op where glibc is absent (macOS, Windows, musl).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["peak_rss_gb", "write_atomically"]
+__all__ = ["peak_rss_gb", "release_free_memory", "write_atomically"]
 
 
 def write_atomically(path: str | Path, data: str | bytes) -> None:
@@ -43,3 +49,15 @@ def peak_rss_gb() -> float | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024**3 if sys.platform == "darwin" else 1024**2), 3)
+
+
+def release_free_memory() -> bool:
+    """Return glibc's free heap pages to the operating system (``malloc_trim(0)``); True if glibc did so."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):  # no glibc (musl) or no malloc_trim
+        return False

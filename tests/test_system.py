@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,19 @@ def test_the_file_gets_the_usual_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(mask)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+def test_release_free_memory_hands_freed_heap_pages_back() -> None:
+    from bilight.system import release_free_memory
+
+    def resident_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    blocks = [bytearray(2000) for _ in range(60_000)]  # ~120 MB of small heap blocks
+    kept = blocks[::50]  # a few survivors pin the heap, so free() alone cannot shrink it
+    del blocks
+    before = resident_mb()
+    release_free_memory()
+    assert resident_mb() < before - 50
+    assert len(kept) == 1200

@@ -44,6 +44,7 @@ from bilight.data.sampler import GroupedShuffleSampler
 from bilight.data.tokenizer import build_task_tokenizer, load_tokenizer
 from bilight.injection import InjectionPolicy, expand, presets
 from bilight.injection.writer import VOCABULARY
+from bilight.system import release_free_memory
 from bilight.tasks.base import SPLIT_NAMES, HeldOut, Questions, SplitName, Task
 from bilight.types import Problem, Verdict
 
@@ -185,12 +186,15 @@ class BilightDataModule(L.LightningDataModule):
 
     def _build(self, split: Split) -> Dataset:
         if split in PROMPT_SPLITS:  # prompts only: GRPO and the probes sample their own completions
-            problems = self.judge.problems(split, range(self.split_size(split)))
-            prompts = [self.prompt(p.question) for p in problems]
+            # Straight from the task, one problem at a time: building the 20,000 rl prompts must not keep 20,000 problems.
+            task, n = self.split_task(split), self.split_size(split)
+            prompts, difficulty = [], []
+            for i in range(n):
+                problem = task.problem(i)
+                prompts.append(self.prompt(problem.question))
+                difficulty.append(problem.difficulty)
             ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
-            return Dataset.from_dict(
-                {"index": list(range(len(problems))), "prompt": prompts, "prompt_ids": ids, "difficulty": [p.difficulty for p in problems]}
-            )
+            return Dataset.from_dict({"index": list(range(n)), "prompt": prompts, "prompt_ids": ids, "difficulty": difficulty})
         cols = self._rows(split)
         cols.update(encode_rows(self.tokenizer, cols["prompt"], cols["completion"], self.max_length, self.mask_prompt))
         return Dataset.from_dict(cols)
@@ -244,6 +248,7 @@ class BilightDataModule(L.LightningDataModule):
             except OSError:  # another process won the race; its copy is identical
                 shutil.rmtree(tmp, ignore_errors=True)
             dataset = load_from_disk(str(path))
+        release_free_memory()  # the objects of the build are gone; hand their heap pages back (bilight.system)
         return dataset
 
     def splits(self, stage: str | None) -> list[Split]:

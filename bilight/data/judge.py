@@ -7,7 +7,9 @@ object out; the CLI links it into the model the way it links the tokenizer, and 
 from the module they are given. It holds:
 
 * the split tasks (``task.split(name)``, held-out ones filtered against the training questions);
-* each problem built once (cache), so verifying 2G completions of a prompt does not regenerate it;
+* the problems it judged last (an LRU cache of ``keep`` problems), so verifying 2G completions of a prompt does
+  not regenerate it, while a long GRPO run does not keep every problem of its 20,000-prompt split (a problem
+  of the iGSM task with its dependency graph holds ~20 KB of Python objects);
 * the prompt template, so a caller that has only ``(split, index)`` can build the prompt text;
 * the split sizes and the order of the validation splits (the validation dataloaders' order).
 
@@ -17,6 +19,7 @@ into tensors.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 from bilight.tasks.base import Task
@@ -32,6 +35,7 @@ class Judge:
         prompt_template: how a question becomes a prompt (contains ``{question}``).
         eval_splits: validation splits in dataloader order (``val_id``, then ``val_ood`` if any).
         test_splits: test splits in dataloader order (``test``, then ``test_ood`` if any).
+        keep: problems kept built (least recently used dropped first).
     """
 
     def __init__(
@@ -41,10 +45,12 @@ class Judge:
         prompt_template: str,
         eval_splits: Sequence[str],
         test_splits: Sequence[str] = (),
+        keep: int = 4096,
     ) -> None:
         self.tasks, self.sizes = dict(tasks), dict(sizes)
         self.prompt_template, self.eval_splits, self.test_splits = prompt_template, tuple(eval_splits), tuple(test_splits)
-        self._problems: dict[tuple[str, int], Problem] = {}
+        self.keep = keep
+        self._problems: OrderedDict[tuple[str, int], Problem] = OrderedDict()
 
     def task(self, split: str) -> Task:
         if split not in self.tasks:
@@ -52,11 +58,16 @@ class Judge:
         return self.tasks[split]
 
     def problem(self, split: str, index: int) -> Problem:
-        """Problem ``index`` of ``split``, built on first use and kept."""
+        """Problem ``index`` of ``split``, built on first use and kept while it is among the ``keep`` most recently used."""
         key = (split, int(index))
-        if key not in self._problems:
-            self._problems[key] = self.task(split).problem(int(index))
-        return self._problems[key]
+        problem = self._problems.get(key)
+        if problem is None:
+            problem = self._problems[key] = self.task(split).problem(int(index))
+            if len(self._problems) > self.keep:
+                self._problems.popitem(last=False)
+        else:
+            self._problems.move_to_end(key)
+        return problem
 
     def problems(self, split: str, indices: Sequence[int]) -> list[Problem]:
         return [self.problem(split, i) for i in indices]
