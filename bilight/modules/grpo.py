@@ -17,6 +17,10 @@ Choices:
 * Training log-probs are ``log_softmax(logits / temperature)``, as the sampler reports them. With
   ``num_iterations == 1`` the old log-probs are the fresh ones detached (ratio exactly 1);
   otherwise a no-grad forward at the start of the step computes them once.
+* The update forwards each prompt once per group (``prompt_once``): a group's G completions attend to
+  the cached keys/values of one prompt forward, through which the gradient flows back, so a prompt
+  of 96 tokens with completions of 30 (the quickstart's rl split) costs 96 + 8 x 30 tokens of
+  forward/backward instead of 8 x 126. Micro-batches are whole groups.
 * Reference model only when ``beta > 0``: with LoRA the adapter-disabled model (the adapter starts
   at zero), otherwise a frozen copy held outside the module's parameters and checkpoint.
 * Dynamic sampling keeps at most ``batch_size`` informative groups and discards the surplus, so
@@ -99,9 +103,14 @@ class GRPOModule(LMModule):
         dynamic_sampling: drop groups whose rewards have zero spread and refill from the prompt stream.
         max_refills: at most this many extra rollout rounds per step for dynamic sampling.
         micro_batch_size: completions per forward/backward (gradient accumulation); None = rows of
-            similar length packed into micro-batches of about 4096 tokens (bnpo: the whole batch).
+            similar length packed into micro-batches of about 2,048 tokens (bnpo: the whole batch).
             The gradient equals the one-batch gradient for dapo, grpo and dr_grpo; bnpo normalises
             by each micro-batch's own token count (TRL's definition), so it depends on the split.
+        prompt_once: the update runs each prompt through the model once per group and its G completions attend to
+            that forward's keys/values (one prefill, the cache repeated G times, gradients flowing back through it),
+            instead of one forward over prompt + completion per row: the same log-probs, loss and gradient to float
+            rounding (tests), with the prompt's work done once instead of G times. Micro-batches then hold whole groups.
+            False (also used when the model trains with gradient checkpointing, which turns the cache off): one row each.
         max_grad_norm: clip the gradient's global norm to this; None does not clip.
         rewards: extra reward terms added to verifier correctness, e.g. ``bilight.rewards.FormatReward``.
         val_num_samples: samples per validation prompt for avg@k and pass@k (0 skips them).
@@ -132,6 +141,7 @@ class GRPOModule(LMModule):
         dynamic_sampling: bool = False,
         max_refills: int = 4,
         micro_batch_size: int | None = None,
+        prompt_once: bool = True,
         max_grad_norm: float | None = 1.0,
         rewards: Sequence[Reward] = (),
         val_num_samples: int = 4,
@@ -149,7 +159,7 @@ class GRPOModule(LMModule):
         self.loss_type, self.scale_rewards, self.mask_truncated_completions = loss_type, scale_rewards, mask_truncated_completions
         self.dynamic_sampling, self.max_refills, self.micro_batch_size = dynamic_sampling, max_refills, micro_batch_size
         self.max_grad_norm, self.extra_rewards, self.val_num_samples = max_grad_norm, list(rewards), val_num_samples
-        self.rollout_seed = rollout_seed
+        self.rollout_seed, self.prompt_once = rollout_seed, prompt_once
         self.greedy_in_group = greedy_in_group
         self.generator = torch.Generator().manual_seed(rollout_seed)
         self._generator_state: torch.Tensor | None = None  # from a checkpoint, applied on first use
@@ -248,13 +258,20 @@ class GRPOModule(LMModule):
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         assert not isinstance(optimizer, list), "GRPOModule expects a single optimizer"
         rows = rollout.completion_ids.shape[0]
-        prompt_ids = rollout.prompt_ids.repeat_interleave(self.num_generations, 0)
-        prompt_mask = rollout.prompt_mask.repeat_interleave(self.num_generations, 0)
         mask = rollout.completion_mask.float()
         if self.mask_truncated_completions:
             mask = mask * (~rollout.truncated).float()[:, None]
-        chunks = self.micro_batches(prompt_mask, rollout.completion_mask)
-        inputs = [trim_padding(prompt_ids[c], prompt_mask[c], rollout.completion_ids[c], rollout.completion_mask[c]) for c in chunks]
+        if self.shares_prompts():  # whole groups per micro-batch; each prompt once (see `completion_logits`)
+            chunks, groups = self.group_micro_batches(rollout.prompt_mask, rollout.completion_mask)
+            prompt_ids, prompt_mask = rollout.prompt_ids, rollout.prompt_mask
+        else:
+            prompt_ids = rollout.prompt_ids.repeat_interleave(self.num_generations, 0)
+            prompt_mask = rollout.prompt_mask.repeat_interleave(self.num_generations, 0)
+            chunks = groups = self.micro_batches(prompt_mask, rollout.completion_mask)
+        inputs = [
+            trim_padding(prompt_ids[g], prompt_mask[g], rollout.completion_ids[c], rollout.completion_mask[c])
+            for c, g in zip(chunks, groups, strict=True)
+        ]
         masks = [mask[c][:, : x[2].shape[1]] for c, x in zip(chunks, inputs, strict=True)]
         ref = [self.reference_logprobs(*x) for x in inputs] if self.beta > 0 else [None] * len(chunks)
         old = [self.policy_logprobs(*x)[0].detach() for x in inputs] if self.num_iterations > 1 else None
@@ -313,6 +330,34 @@ class GRPOModule(LMModule):
             return [torch.arange(rows, device=completion_mask.device)]
         return length_buckets(prompt_mask.sum(1) + completion_mask.sum(1), UPDATE_TOKENS)
 
+    def shares_prompts(self) -> bool:
+        """Whether the update runs each prompt once per group (``prompt_once``; not under gradient checkpointing)."""
+        model = self.model
+        checkpointing = getattr(model, "is_activation_checkpointing", None)  # transformers 5 (the older name warns)
+        if checkpointing is None:
+            checkpointing = getattr(model, "is_gradient_checkpointing", False)
+        return self.prompt_once and not checkpointing
+
+    def group_micro_batches(
+        self, prompt_mask: torch.Tensor, completion_mask: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Micro-batches of whole groups: the row indices and the group (prompt) indices of each.
+
+        Groups are sorted by their padded work (prompt + G x longest completion) and packed into about
+        `UPDATE_TOKENS` tokens; ``micro_batch_size`` rows round up to whole groups; bnpo keeps one batch.
+        """
+        g = self.num_generations
+        lengths = completion_mask.sum(1).view(-1, g).max(1).values
+        prompts = prompt_mask.shape[0]
+        if self.micro_batch_size is not None:
+            groups = list(torch.arange(prompts, device=prompt_mask.device).split(max(1, -(-self.micro_batch_size // g))))
+        elif self.loss_type == "bnpo":
+            groups = [torch.arange(prompts, device=prompt_mask.device)]
+        else:
+            groups = length_buckets(prompt_mask.sum(1) + g * lengths, UPDATE_TOKENS)
+        rows = [(group[:, None] * g + torch.arange(g, device=group.device)).flatten() for group in groups]
+        return rows, groups
+
     def no_grad_sync(self) -> contextlib.AbstractContextManager[Any]:
         """Backward passes that accumulate gradients locally (DDP's ``no_sync``); a no-op on one process."""
         block = getattr(self.trainer.strategy, "block_backward_sync", None)
@@ -322,13 +367,39 @@ class GRPOModule(LMModule):
     def completion_logits(
         self, model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor
     ) -> torch.Tensor:
-        """``[N, T, V]`` temperature-scaled logits predicting each completion token (positions as the sampler's)."""
+        """``[N, T, V]`` temperature-scaled logits predicting each completion token (positions as the sampler's).
+
+        With ``B`` prompts for ``N = B * G`` completions (rows ``b*G:(b+1)*G`` share prompt ``b``), each prompt goes
+        through the model once: its last position predicts the first completion token, its keys/values are
+        repeated G times, and the completions attend to them (``prompt_once``). With one prompt per row, one
+        forward over prompt + completion.
+        """
+        if prompt_ids.shape[0] != completion_ids.shape[0]:
+            return self._shared_prompt_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask)
         ids = torch.cat([prompt_ids, completion_ids], dim=1)
         attention = torch.cat([prompt_mask, completion_mask], dim=1)
         # Only the positions that predict completion tokens go through the LM head.
         keep = completion_ids.shape[1] + 1
         logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention), logits_to_keep=keep).logits
         return logits[:, :-1].float() / self.temperature
+
+    def _shared_prompt_logits(
+        self, model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor
+    ) -> torch.Tensor:
+        g = completion_ids.shape[0] // prompt_ids.shape[0]
+        out = model(
+            input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask), use_cache=True, logits_to_keep=1
+        )
+        first = out.logits[:, -1:].repeat_interleave(g, 0)  # predicts completion token 0
+        if completion_ids.shape[1] <= 1:
+            return first.float() / self.temperature
+        cache = out.cache
+        cache.batch_repeat_interleave(g)
+        attention = torch.cat([prompt_mask.repeat_interleave(g, 0), completion_mask[:, :-1]], dim=1)
+        start = prompt_mask.long().sum(1).repeat_interleave(g)[:, None]
+        positions = start + torch.arange(completion_ids.shape[1] - 1, device=start.device)
+        rest = model(input_ids=completion_ids[:, :-1], attention_mask=attention, position_ids=positions, cache=cache, use_cache=True).logits
+        return torch.cat([first, rest], dim=1).float() / self.temperature
 
     def policy_logprobs(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token log-probs ``[N, T]`` (with grad) of the completions under the current policy, and the logits."""

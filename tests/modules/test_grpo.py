@@ -162,6 +162,54 @@ def test_length_bucketed_micro_batches_give_the_one_batch_gradient(tmp_path, mon
         torch.testing.assert_close(bucketed[name], delta, atol=1e-5, rtol=1e-4, msg=name)
 
 
+def _ragged(rollout: Rollouts, pad: int = 0) -> Rollouts:
+    """Prompts of unequal length (left padding) and completions of 1 to 8 tokens (right padding)."""
+    prompt_ids, prompt_mask = rollout.prompt_ids.clone(), rollout.prompt_mask.clone()
+    for b, cut in enumerate((0, 3, 6, 1)):
+        prompt_ids[b, :cut], prompt_mask[b, :cut] = pad, 0
+    completion_ids, completion_mask = rollout.completion_ids.clone(), rollout.completion_mask.clone()
+    for r in range(completion_ids.shape[0]):
+        completion_ids[r, 1 + (5 * r) % 8 :], completion_mask[r, 1 + (5 * r) % 8 :] = pad, 0
+    return dataclasses.replace(
+        rollout, prompt_ids=prompt_ids, prompt_mask=prompt_mask, completion_ids=completion_ids, completion_mask=completion_mask
+    )
+
+
+@pytest.mark.parametrize(("loss_type", "micro_batch_size"), [("dapo", None), ("grpo", 5), ("dr_grpo", None), ("bnpo", None)])
+def test_each_prompt_once_gives_the_per_row_step(tmp_path, monkeypatch, loss_type, micro_batch_size) -> None:
+    """prompt_once (the default): one prompt forward per group, its cache shared by the G completions; same step as one
+    forward per row over prompt + completion, with a KL term (reference log-probs through the same path) and masked rows."""
+    dm = tiny_datamodule(train_split="rl")
+    rollout = _ragged(_fixed_rollout(dm, _module(dm)))
+    opts = dict(loss_type=loss_type, mask_truncated_completions=True, beta=0.05)
+    per_row = _parameter_step(tmp_path, dm, rollout, prompt_once=False, micro_batch_size=16, **opts)
+    monkeypatch.setattr(grpo_module, "UPDATE_TOKENS", 40)  # several micro-batches of whole groups
+    module = _module(dm, micro_batch_size=micro_batch_size, **opts)
+    rows, groups = module.group_micro_batches(rollout.prompt_mask, rollout.completion_mask)
+    assert sorted(torch.cat(rows).tolist()) == list(range(16)) and sorted(torch.cat(groups).tolist()) == list(range(4))
+    assert all(r.tolist() == [4 * g + i for g in gs.tolist() for i in range(4)] for r, gs in zip(rows, groups, strict=True))
+    assert len(rows) == (1 if loss_type == "bnpo" else 2 if micro_batch_size == 5 else 4)
+    shared = _parameter_step(tmp_path, dm, rollout, micro_batch_size=micro_batch_size, **opts)
+    assert max(float(p.abs().max()) for p in per_row.values()) > 1e-4
+    for name, delta in per_row.items():
+        torch.testing.assert_close(shared[name], delta, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_shared_prompt_logprobs_equal_the_per_row_ones() -> None:
+    dm = tiny_datamodule(train_split="rl")
+    module = _module(dm, temperature=0.7)
+    rollout = _ragged(_fixed_rollout(dm, module))
+    repeated = [rollout.prompt_ids.repeat_interleave(4, 0), rollout.prompt_mask.repeat_interleave(4, 0)]
+    per_row, _ = module.policy_logprobs(*repeated, rollout.completion_ids, rollout.completion_mask)
+    shared, _ = module.policy_logprobs(rollout.prompt_ids, rollout.prompt_mask, rollout.completion_ids, rollout.completion_mask)
+    mask = rollout.completion_mask.bool()
+    assert shared.shape == per_row.shape and (shared[mask] - per_row[mask]).abs().max() < 1e-5
+    single, _ = module.policy_logprobs(
+        rollout.prompt_ids, rollout.prompt_mask, rollout.completion_ids[:, :1], rollout.completion_mask[:, :1]
+    )
+    assert torch.allclose(single[:, 0], per_row[:, 0], atol=1e-5)  # a one-token completion: the prompt's own last logits
+
+
 def test_length_buckets_and_trim_padding() -> None:
     chunks = length_buckets(torch.tensor([3, 9, 5, 9, 1]), budget=18)
     assert [c.tolist() for c in chunks] == [[1, 3], [2, 0, 4]]  # longest first; 18 // 9 = 2 rows, then 18 // 5 = 3
