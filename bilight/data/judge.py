@@ -9,7 +9,7 @@ from the module they are given. It holds:
 * the split tasks (``task.split(name)``, held-out ones filtered against the training questions);
 * the problems it judged last (an LRU cache of ``keep`` problems), so verifying 2G completions of a prompt does
   not regenerate it, while a long GRPO run does not keep every problem of its 20,000-prompt split (a problem
-  of the iGSM task with its dependency graph holds ~20 KB of Python objects);
+  of the iGSM task with its dependency graph holds ~8 KB of Python objects);
 * the prompt template, so a caller that has only ``(split, index)`` can build the prompt text;
 * the split sizes and the order of the validation splits (the validation dataloaders' order).
 

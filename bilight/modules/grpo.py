@@ -391,8 +391,8 @@ class GRPOModule(LMModule):
             input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask), use_cache=True, logits_to_keep=1
         )
         first = out.logits[:, -1:].repeat_interleave(g, 0)  # predicts completion token 0
-        if completion_ids.shape[1] <= 1:
-            return first.float() / self.temperature
+        if completion_ids.shape[1] <= 1:  # nothing after the first token (or no token at all)
+            return first[:, : completion_ids.shape[1]].float() / self.temperature
         cache = out.cache
         cache.batch_repeat_interleave(g)
         attention = torch.cat([prompt_mask.repeat_interleave(g, 0), completion_mask[:, :-1]], dim=1)

@@ -208,6 +208,10 @@ def test_shared_prompt_logprobs_equal_the_per_row_ones() -> None:
         rollout.prompt_ids, rollout.prompt_mask, rollout.completion_ids[:, :1], rollout.completion_mask[:, :1]
     )
     assert torch.allclose(single[:, 0], per_row[:, 0], atol=1e-5)  # a one-token completion: the prompt's own last logits
+    empty = module.completion_logits(
+        module.model, rollout.prompt_ids, rollout.prompt_mask, *(x[:, :0] for x in (rollout.completion_ids, rollout.completion_mask))
+    )
+    assert empty.shape == (16, 0, module.model.config.vocab_size)  # as the per-row path: no column, no logits
 
 
 def test_length_buckets_and_trim_padding() -> None:
