@@ -91,7 +91,8 @@ def main() -> None:
                     )
     summary = {side: _summary(runs) for side, runs in results.items()}
     rows = [
-        [side, f"{s['seconds']:.2f}", f"{s['cpu_seconds']:.2f}", f"{s['tokens']:.0f}", f"{s['peak']:.2f} GB"] for side, s in summary.items()
+        [side, f"{s['seconds']:.2f}", f"{s['cpu_seconds']:.2f}", f"{s['completion_len']:.0f}", f"{s['peak']:.2f} GB"]
+        for side, s in summary.items()
     ]
     print(table(["side", "s/step (median after the first)", "CPU s/step", "mean completion length", "peak RSS"], rows))
     same = [_work(r) for r in results["bilight"]] == [_work(r) for r in results["baseline"]]
@@ -114,11 +115,11 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
     def per_run(key: str) -> float:
         return median([median([step[key] for step in run["steps"][1:]]) for run in runs])
 
-    tokens = median([median([step.get("rollout/completion_len_mean", 0.0) for step in run["steps"][1:]]) for run in runs])
+    length = median([median([step.get("rollout/completion_len_mean", 0.0) for step in run["steps"][1:]]) for run in runs])
     return {
         "seconds": per_run("seconds"),
         "cpu_seconds": per_run("cpu_seconds"),
-        "tokens": tokens,
+        "completion_len": length,
         "peak": max(r["child_peak_rss_gb"] for r in runs),
     }
 

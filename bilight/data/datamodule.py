@@ -174,7 +174,7 @@ class BilightDataModule(L.LightningDataModule):
         task, n = self.split_task(split), self.split_size(split)
         cols: dict[str, list[Any]] = {"index": [], "prompt": [], "completion": [], "difficulty": []}
         for i in range(n):
-            problem = task.problem(i) if split == "train" else self.judge.problem(split, i)
+            problem = task.problem(i)  # from the task, not the judge: building a split fills no cache
             rng = self.injection_rng(split, i)
             rows = expand(problem, self.policy, rng)
             for question, solution in rows if split == "train" else rows[:1]:  # held-out splits: the original row

@@ -267,7 +267,7 @@ class GRPOModule(LMModule):
         else:
             prompt_ids = rollout.prompt_ids.repeat_interleave(self.num_generations, 0)
             prompt_mask = rollout.prompt_mask.repeat_interleave(self.num_generations, 0)
-            chunks = groups = self.micro_batches(prompt_mask, rollout.completion_mask)
+            chunks = groups = self.micro_batches(prompt_mask.sum(1) + rollout.completion_mask.sum(1))
         inputs = [
             trim_padding(prompt_ids[g], prompt_mask[g], rollout.completion_ids[c], rollout.completion_mask[c])
             for c, g in zip(chunks, groups, strict=True)
@@ -315,20 +315,20 @@ class GRPOModule(LMModule):
             scheduler.step()  # type: ignore[union-attr]
         return sums
 
-    def micro_batches(self, prompt_mask: torch.Tensor, completion_mask: torch.Tensor) -> list[torch.Tensor]:
-        """Row indices of each micro-batch: ``micro_batch_size`` rows in order, or by default rows of similar length.
+    def micro_batches(self, work: torch.Tensor, rows_per_unit: int = 1) -> list[torch.Tensor]:
+        """Unit indices of each micro-batch; a unit is a row, or with ``prompt_once`` a group of G rows.
 
-        The default (``micro_batch_size`` None) sorts rows by prompt + completion length and packs them
-        into micro-batches of about `UPDATE_TOKENS` padded tokens, so padding and peak activation
-        memory shrink while the gradient stays the one-batch gradient (dapo, grpo, dr_grpo). bnpo
-        normalises by each micro-batch's own tokens, so it keeps the whole batch together.
+        ``work`` ``[U]`` is each unit's padded tokens. ``micro_batch_size`` rows go in order (rounded up to whole
+        units); by default units are sorted by ``work`` and packed into micro-batches of about `UPDATE_TOKENS`
+        tokens, so padding and peak activation memory shrink while the gradient stays the one-batch gradient
+        (dapo, grpo, dr_grpo). bnpo normalises by each micro-batch's own tokens, so it keeps the whole batch together.
         """
-        rows = completion_mask.shape[0]
+        units = torch.arange(work.shape[0], device=work.device)
         if self.micro_batch_size is not None:
-            return list(torch.arange(rows, device=completion_mask.device).split(self.micro_batch_size))
+            return list(units.split(max(1, -(-self.micro_batch_size // rows_per_unit))))
         if self.loss_type == "bnpo":
-            return [torch.arange(rows, device=completion_mask.device)]
-        return length_buckets(prompt_mask.sum(1) + completion_mask.sum(1), UPDATE_TOKENS)
+            return [units]
+        return length_buckets(work, UPDATE_TOKENS)
 
     def shares_prompts(self) -> bool:
         """Whether the update runs each prompt once per group (``prompt_once``; not under gradient checkpointing)."""
@@ -341,20 +341,10 @@ class GRPOModule(LMModule):
     def group_micro_batches(
         self, prompt_mask: torch.Tensor, completion_mask: torch.Tensor
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Micro-batches of whole groups: the row indices and the group (prompt) indices of each.
-
-        Groups are sorted by their padded work (prompt + G x longest completion) and packed into about
-        `UPDATE_TOKENS` tokens; ``micro_batch_size`` rows round up to whole groups; bnpo keeps one batch.
-        """
+        """`micro_batches` of whole groups, a group's work being its prompt + G x its longest completion: the row
+        indices and the group (prompt) indices of each."""
         g = self.num_generations
-        lengths = completion_mask.sum(1).view(-1, g).max(1).values
-        prompts = prompt_mask.shape[0]
-        if self.micro_batch_size is not None:
-            groups = list(torch.arange(prompts, device=prompt_mask.device).split(max(1, -(-self.micro_batch_size // g))))
-        elif self.loss_type == "bnpo":
-            groups = [torch.arange(prompts, device=prompt_mask.device)]
-        else:
-            groups = length_buckets(prompt_mask.sum(1) + g * lengths, UPDATE_TOKENS)
+        groups = self.micro_batches(prompt_mask.sum(1) + g * completion_mask.sum(1).view(-1, g).max(1).values, g)
         rows = [(group[:, None] * g + torch.arange(g, device=group.device)).flatten() for group in groups]
         return rows, groups
 
