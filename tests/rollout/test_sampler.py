@@ -249,3 +249,16 @@ def test_filter_logits_top_k_top_p() -> None:
     assert torch.isinf(filter_logits(logits, top_p=0.75)).tolist() == [[False, False, True, True]]
     assert torch.isinf(filter_logits(logits, top_p=0.85)).tolist() == [[False, False, False, True]]
     assert torch.equal(position_ids(torch.tensor([[0, 0, 1, 1, 1]])), torch.tensor([[0, 0, 0, 1, 2]]))
+
+
+@pytest.mark.parametrize("seed, n, width", [(0, 7, 593), (11, 3, 1), (5, 40, 33)])
+def test_split_exponential_draw_equals_exponential_(seed: int, n: int, width: int) -> None:
+    """The integers + transform of the kept rows equal those rows of one ``exponential_`` call, and the generator ends alike."""
+    assert sampler._split_draw_is_exact()
+    rows = torch.tensor([n - 1, 0, n // 2, 0])
+    whole, split = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+    for _ in range(3):  # consecutive draws stay in step
+        expected = torch.empty(n, width).exponential_(1, generator=whole)[rows]
+        got = sampler.exponential_rows(n, width, rows, split, torch.device("cpu"))
+        assert torch.equal(got, expected) and got.dtype == expected.dtype
+        assert torch.equal(whole.get_state(), split.get_state())
