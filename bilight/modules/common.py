@@ -226,16 +226,36 @@ class LMModule(L.LightningModule):
         with ``sampling`` from a generator seeded by ``seed``; logged as ``<prefix>/acc_<id|ood>``, ``<prefix>/avg@k_...``
         and ``<prefix>/pass@k_...``. Returns the judged greedy rollouts and the ``[B, k]`` sampled verdicts (None when k = 0)."""
         suffix = "ood" if split.endswith("ood") else "id"
-        greedy = self.greedy_rollouts(batch, split)
+        out: Rollouts | None = None
+        if k > 0 and self.folds_greedy(sampling):
+            # One prefill and one decode loop, member 0 of each group greedy and the k samples after it: the same tokens and
+            # the same generator advance as a greedy call plus a sampling call (`greedy_first`), in one loop instead of two.
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+            both = sample_and_judge(
+                self.model, self.tokenizer, batch, split, sampling.with_(num_samples=k + 1, greedy_first=True), self.judge, generator
+            )
+            greedy, out = both.members(0, 1), both.members(1, k + 1)
+        else:
+            greedy = self.greedy_rollouts(batch, split)
+            if k > 0:
+                generator = torch.Generator(device=self.device).manual_seed(seed)
+                out = sample_and_judge(self.model, self.tokenizer, batch, split, sampling.with_(num_samples=k), self.judge, generator)
         self.log_accuracy(f"{prefix}/acc_{suffix}", greedy.grouped(greedy.correct))
-        if k <= 0:
+        if out is None:
             return greedy, None
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        out = sample_and_judge(self.model, self.tokenizer, batch, split, sampling.with_(num_samples=k), self.judge, generator)
         sampled = out.grouped(out.correct)
         self.log_accuracy(f"{prefix}/avg@{k}_{suffix}", sampled)
         self.log_accuracy(f"{prefix}/pass@{k}_{suffix}", sampled, make=partial(PassAtK, k))
         return greedy, sampled
+
+    def folds_greedy(self, sampling: Sampling) -> bool:
+        """Whether the greedy completion can be decoded in the sampling loop: same budget, no stop strings, a temperature."""
+        return (
+            sampling.max_new_tokens == self.max_new_tokens
+            and not sampling.stop_strings
+            and not sampling.greedy
+            and sampling.temperature > 0
+        )
 
     @override
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from bilight.errors import CheckpointError
 from bilight.modules import SFTModule
-from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
+from bilight.rollout import prompt_batch, sample_and_judge
+from bilight.testing import TINY_MODEL, StandInJudge, tiny_datamodule, tiny_model
 
 
 def _trainer(tmp_path, steps: int = 2) -> L.Trainer:
@@ -108,3 +109,28 @@ def test_init_from_checkpoint_and_folder_restores_weights(tmp_path) -> None:
             assert torch.equal(p, q), n
     with pytest.raises(CheckpointError, match="init_from"):
         SFTModule(tokenizer=dm.tokenizer, judge=dm.judge, init_from=str(tmp_path / "missing.ckpt"), **TINY_MODEL)
+
+
+def _even_length(index: int, text: str) -> bool:
+    return len(text) % 2 == 0
+
+
+@pytest.mark.parametrize("stop_strings", [(), ("zz",)])
+def test_greedy_and_samples_of_one_loop_equal_two_calls(monkeypatch, stop_strings) -> None:
+    """judge_batch decodes greedy + k samples in one loop when it can (no stop strings); either way it equals two calls."""
+    dm = tiny_datamodule(num_test=6, num_test_ood=3)
+    judge = StandInJudge(dm.judge, _even_length)
+    module = SFTModule(tokenizer=dm.tokenizer, judge=judge, max_new_tokens=8, test_num_samples=3, **TINY_MODEL)
+    monkeypatch.setattr(module, "log_accuracy", lambda *args, **kwargs: None)
+    batch = prompt_batch(dm.tokenizer, dm.judge, "test", list(range(6)))
+    sampling = module.test_sampling.with_(stop_strings=stop_strings)
+    assert module.folds_greedy(sampling) == (not stop_strings)
+    greedy, sampled = module.judge_batch(batch, "test", "test", sampling, 3, seed=5)
+    expected_greedy = module.greedy_rollouts(batch, "test")
+    expected = sample_and_judge(
+        module.model, dm.tokenizer, batch, "test", sampling.with_(num_samples=3), judge, torch.Generator().manual_seed(5)
+    )
+    assert greedy.texts == expected_greedy.texts and torch.equal(greedy.completion_ids, expected_greedy.completion_ids)
+    assert torch.equal(greedy.correct, expected_greedy.correct)
+    assert sampled is not None and torch.equal(sampled, expected.grouped(expected.correct))
+    assert 0 < float(sampled.mean()) < 1  # the stand-in verdicts vary, so the comparison can fail
