@@ -51,7 +51,7 @@ def exponential_rows(n: int, width: int, rows: torch.Tensor, generator: torch.Ge
     """Rows ``rows`` of ``torch.empty(n, width).exponential_(1, generator=generator)``, the generator advanced exactly as by that call.
 
     On the CPU the draw is taken apart: the generator's 53-bit integers for all ``n * width`` values (what
-    ``exponential_`` consumes, ~4x cheaper than the whole draw), then ``-log1p(-u)`` only for the rows asked for (the
+    ``exponential_`` consumes, ~3.5x cheaper than the whole draw), then ``-log1p(-u)`` only for the rows asked for (the
     sampler asks for the rows still decoding, not for every sampled row of the batch). The same values bit for bit as
     ``exponential_``, checked once per process against it (`_split_draw_is_exact`); elsewhere, the draw itself.
     """
