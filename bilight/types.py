@@ -7,7 +7,7 @@ tensor record (`Rollouts`) only names ``torch.Tensor`` for type checkers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from bilight.dag import ProblemDAG, Value
@@ -150,30 +150,3 @@ class Rollouts:
         if values is None:
             raise ValueError("Rollouts: this field is not filled yet (judge or score the rollouts first)")
         return values.view(self.num_prompts, self.group_size, *values.shape[1:])
-
-    def members(self, start: int, stop: int) -> Rollouts:
-        """Members ``start..stop-1`` of every group, as rollouts of the same prompts with ``stop - start`` per group.
-
-        Completion columns are cut to the longest kept completion. Splits a ``greedy_first`` batch into its greedy
-        member (``members(0, 1)``) and its samples (``members(1, G)``).
-        """
-        g = self.group_size
-        if not 0 <= start < stop <= g:
-            raise ValueError(f"Rollouts.members: need 0 <= start < stop <= G = {g}, got {start}, {stop}")
-        rows = [b * g + m for b in range(self.num_prompts) for m in range(start, stop)]
-        width = int(self.completion_mask[rows].sum(1).max())
-
-        def pick(values: torch.Tensor | None) -> torch.Tensor | None:
-            return None if values is None else values[rows]
-
-        return replace(
-            self,
-            completion_ids=self.completion_ids[rows, :width],
-            completion_mask=self.completion_mask[rows, :width],
-            logprobs=self.logprobs[rows, :width],
-            truncated=self.truncated[rows],
-            texts=tuple(self.texts[r] for r in rows) if self.texts else (),
-            correct=pick(self.correct),
-            verdicts=tuple(self.verdicts[r] for r in rows) if self.verdicts else (),
-            rewards=pick(self.rewards),
-        )

@@ -28,6 +28,7 @@ from bilight.data.judge import Judge
 from bilight.data.tokenizer import tokenizer_files
 from bilight.errors import CheckpointError
 from bilight.metrics.streaming import MeanAccuracy, PassAtK
+from bilight.modules.grpo_batch import take_members
 from bilight.rollout import Sampling, sample_and_judge
 from bilight.types import Rollouts
 
@@ -227,18 +228,17 @@ class LMModule(L.LightningModule):
         and ``<prefix>/pass@k_...``. Returns the judged greedy rollouts and the ``[B, k]`` sampled verdicts (None when k = 0)."""
         suffix = "ood" if split.endswith("ood") else "id"
         out: Rollouts | None = None
+        generator = torch.Generator(device=self.device).manual_seed(seed) if k > 0 else None
         if k > 0 and self.folds_greedy(sampling):
             # One prefill and one decode loop, member 0 of each group greedy and the k samples after it: the same tokens and
             # the same generator advance as a greedy call plus a sampling call (`greedy_first`), in one loop instead of two.
-            generator = torch.Generator(device=self.device).manual_seed(seed)
             both = sample_and_judge(
                 self.model, self.tokenizer, batch, split, sampling.with_(num_samples=k + 1, greedy_first=True), self.judge, generator
             )
-            greedy, out = both.members(0, 1), both.members(1, k + 1)
+            greedy, out = take_members(both, 0, 1), take_members(both, 1, k + 1)
         else:
             greedy = self.greedy_rollouts(batch, split)
             if k > 0:
-                generator = torch.Generator(device=self.device).manual_seed(seed)
                 out = sample_and_judge(self.model, self.tokenizer, batch, split, sampling.with_(num_samples=k), self.judge, generator)
         self.log_accuracy(f"{prefix}/acc_{suffix}", greedy.grouped(greedy.correct))
         if out is None:

@@ -94,6 +94,29 @@ def trim_completions(batch: Rollouts) -> Rollouts:
     )
 
 
+def take_members(batch: Rollouts, start: int, stop: int) -> Rollouts:
+    """Members ``start..stop-1`` of every group, with the completion columns no kept row uses dropped; the inverse of
+    `prepend_to_groups` (``take_members(b, 0, 1)`` is a ``greedy_first`` batch's greedy member, ``(1, G)`` its samples)."""
+    g = batch.group_size
+    if not 0 <= start < stop <= g:
+        raise ValueError(f"take_members: need 0 <= start < stop <= G = {g}, got {start}, {stop}")
+    member = torch.arange(batch.completion_ids.shape[0], device=batch.completion_ids.device) % g
+    rows = (member >= start) & (member < stop)
+    listed = rows.tolist()
+    kept = dataclasses.replace(
+        batch,
+        completion_ids=batch.completion_ids[rows],
+        completion_mask=batch.completion_mask[rows],
+        logprobs=batch.logprobs[rows],
+        truncated=batch.truncated[rows],
+        texts=_rows(batch.texts, listed),
+        verdicts=_rows(batch.verdicts, listed),
+        correct=_maybe(batch.correct, rows),
+        rewards=_maybe(batch.rewards, rows),
+    )
+    return trim_completions(kept)
+
+
 def prepend_to_groups(first: Rollouts, rest: Rollouts, pad_token_id: int) -> Rollouts:
     """Groups of ``1 + R`` completions of the same prompts: each prompt's row of ``first`` then its ``R`` rows of ``rest``."""
     width = max(first.completion_ids.shape[1], rest.completion_ids.shape[1])
