@@ -9,13 +9,18 @@ process, the sides alternated ``--repeats`` times. ``--candidate`` times a commi
 task generator changed after the baseline (issue 12's parity work: other problems, a 593-word vocabulary instead
 of 491), so the baseline cannot load a checkpoint of today's task, and a same-work comparison needs a candidate on
 the baseline's task (3effe92, the speed branch before it met the parity work, whose rollout and update code is
-today's) and an SFT checkpoint trained by the baseline's own quickstart config. `step_clock.StepClock` records every step's wall time
+today's) and an SFT checkpoint trained by the baseline's own quickstart config. ``--candidate_patch`` applies a patch to
+the candidate's checkout first (``patches/3effe92_rollout_and_update_of_8e5032e.patch`` brings 3effe92's rollout and update
+code to main's at 8e5032e), and ``--baseline_sft`` trains that SFT checkpoint in the baseline's checkout (its quickstart
+config, 1,200 steps, no validation; ~10 min on 2 cores). `step_clock.StepClock` records every step's wall time
 and CPU time; the median after the first step is reported, then the median over repeats. The rollout
 scalars of every step (completion lengths, refills, kept groups) are compared too: the sampler draws the
 same tokens as before, so both sides should do the same work step for step, and the script says whether
 they did. Peak memory is the training process's peak RSS.
 
     OMP_NUM_THREADS=2 python benchmarks/grpo_vs_commit.py --init_from runs/sft/igsm_tiny_bridge/checkpoints/last.ckpt
+    OMP_NUM_THREADS=2 python benchmarks/grpo_vs_commit.py --baseline_sft --candidate 3effe92 \
+        --candidate_patch benchmarks/patches/3effe92_rollout_and_update_of_8e5032e.patch --repeats 3   # same work as d8fe6b4
 
 Last line: ``speedup=<float>`` (baseline seconds per step / this checkout's).
 """
@@ -63,6 +68,10 @@ def main() -> None:
     parser.add_argument("--init_from", default=str(ROOT / "runs" / "sft" / "igsm_tiny_bridge" / "checkpoints" / "last.ckpt"))
     parser.add_argument("--baseline", default="d8fe6b4", help="the commit to compare against")
     parser.add_argument("--candidate", default=None, help="time this commit instead of the checkout (e.g. one on the baseline's task)")
+    parser.add_argument("--candidate_patch", default=None, help="a patch applied to the candidate's checkout (with --candidate)")
+    parser.add_argument(
+        "--baseline_sft", action="store_true", help="train the baseline's quickstart SFT model and start both sides from it"
+    )
     parser.add_argument("--steps", type=int, default=6, help="steps per side (the first is not timed)")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of this checkout then the baseline")
     parser.add_argument("--side", choices=["bilight", "baseline"], help=argparse.SUPPRESS)
@@ -71,12 +80,20 @@ def main() -> None:
     if args.side:
         emit(train_side(Path(args.checkout), args.init_from, args.steps))
         return
-    if not Path(args.init_from).exists():
-        sys.exit(f"grpo_vs_commit: no checkpoint at {args.init_from}; run the quickstart SFT first or pass --init_from")
+    if args.candidate_patch and not args.candidate:
+        sys.exit("grpo_vs_commit: --candidate_patch needs --candidate (the commit the patch applies to)")
+    if args.candidate_patch and not Path(args.candidate_patch).is_file():
+        sys.exit(f"grpo_vs_commit: no patch at {args.candidate_patch}")
+    if not args.baseline_sft and not Path(args.init_from).exists():
+        sys.exit(f"grpo_vs_commit: no checkpoint at {args.init_from}; run the quickstart SFT first, pass --init_from or --baseline_sft")
     with tempfile.TemporaryDirectory() as tmp:
         checkouts = {"baseline": _worktree(Path(tmp) / "baseline", args.baseline)}
         checkouts["bilight"] = _worktree(Path(tmp) / "candidate", args.candidate) if args.candidate else ROOT
         try:
+            if args.candidate_patch:
+                _apply(checkouts["bilight"], Path(args.candidate_patch))
+            if args.baseline_sft:
+                args.init_from = _train_sft(checkouts["baseline"])
             results: dict[str, list[dict[str, Any]]] = {"bilight": [], "baseline": []}
             for round_ in range(args.repeats):
                 for side in ("bilight", "baseline"):
@@ -95,9 +112,14 @@ def main() -> None:
         for side, s in summary.items()
     ]
     print(table(["side", "s/step (median after the first)", "CPU s/step", "mean completion length", "peak RSS"], rows))
+    for side, runs in results.items():
+        per_round = ", ".join(f"{median([step['seconds'] for step in run['steps'][1:]]):.2f}" for run in runs)
+        print(f"{side} s/step by round: {per_round}")
     same = [_work(r) for r in results["bilight"]] == [_work(r) for r in results["baseline"]]
     print(f"same rollouts step for step (completion lengths, refills, kept groups): {'yes' if same else 'NO'}")
     name = args.candidate or "this checkout"
+    if args.candidate_patch:
+        name += f" + {Path(args.candidate_patch).name}"
     print(f"{name} vs {args.baseline}: {summary['baseline']['seconds'] / summary['bilight']['seconds']:.2f}x per step (wall), "
           f"{summary['baseline']['cpu_seconds'] / summary['bilight']['cpu_seconds']:.2f}x (CPU)")  # fmt: skip
     print(f"speedup={summary['baseline']['seconds'] / summary['bilight']['seconds']:.3f}")
@@ -109,6 +131,29 @@ def _worktree(path: Path, commit: str) -> Path:
     if made.returncode != 0:
         sys.exit(f"grpo_vs_commit: cannot check out {commit} (a git clone is needed): {made.stderr.strip()}")
     return path
+
+
+def _apply(checkout: Path, patch: Path) -> None:
+    """Apply ``patch`` to ``checkout``'s files; exits with git's message if it does not apply."""
+    applied = subprocess.run(["git", "-C", str(checkout), "apply", str(patch.resolve())], capture_output=True, text=True)
+    if applied.returncode != 0:
+        sys.exit(f"grpo_vs_commit: {patch} does not apply to the candidate: {applied.stderr.strip()}")
+
+
+def _train_sft(checkout: Path) -> str:
+    """Train ``checkout``'s quickstart SFT config there (no validation); the path of its ``last.ckpt``."""
+    print(f"  training the quickstart SFT model of {checkout.name} (its own config, no validation) ...", file=sys.stderr, flush=True)
+    command = [
+        sys.executable, "-m", "bilight", "fit", "--config", "configs/sft/igsm_tiny_bridge.yaml", "--trainer.limit_val_batches=0",
+        "--trainer.num_sanity_val_steps=0", "--trainer.enable_progress_bar=false",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    proc = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, check=False)
+    found = sorted(checkout.glob("runs/sft/*/checkpoints/last.ckpt"))
+    if proc.returncode != 0 or not found:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        sys.exit(f"grpo_vs_commit: the SFT run of {checkout.name} failed with exit code {proc.returncode}")
+    return str(found[0])
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
