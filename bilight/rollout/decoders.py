@@ -110,10 +110,12 @@ class LlamaDecoder:
 
     @staticmethod
     def supports(model: PreTrainedModel) -> bool:
-        """True for an unwrapped Llama: full attention, no biases, SiLU MLP, no tensor-parallel split."""
+        """True for an unwrapped Llama: full attention, no biases, SiLU MLP, no tensor-parallel split, and a rotary
+        embedding that depends on the position alone (not "dynamic" or "longrope", which rescale with the length)."""
         config = model.config
         return (
             type(model) is LlamaForCausalLM
+            and getattr(model.model.rotary_emb, "rope_type", "default") not in ("dynamic", "longrope")
             and not getattr(config, "attention_bias", False)
             and not getattr(config, "mlp_bias", False)
             and getattr(config, "hidden_act", "silu") == "silu"
@@ -134,11 +136,12 @@ class LlamaDecoder:
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.scaling = self.head_dim**-0.5
         self.eps = config.rms_norm_eps
-        # Prompt keys/values once per prompt [B, H, P, D]; the additive prompt mask per row [N, 1, P].
-        self.prompt_kv = [_filled(layer) for layer in cache.layers]
+        # Prompt keys once per prompt, stored transposed [B, H, D, P] (a contiguous right operand halves the product's
+        # time), values [B, H, P, D]; the additive prompt mask per row [N, 1, P].
+        self.prompt_kv = [(k.transpose(-1, -2).contiguous(), v) for k, v in map(_filled, cache.layers)]
         bias = torch.zeros(prompt_mask.shape, dtype=torch.float32, device=prompt_ids.device).masked_fill(prompt_mask == 0, float("-inf"))
         self.prompt_bias = bias.repeat_interleave(num_generations, dim=0)[:, None]
-        first = self.prompt_kv[0][0]
+        first = self.prompt_kv[0][1]
         self.gen_kv = [  # [keys, values] lists, so that `select` can swap one buffer at a time
             [
                 first.new_empty(rows, self.kv_heads, max_new_tokens, self.head_dim),
@@ -148,6 +151,13 @@ class LlamaDecoder:
         ]
         self.rows = torch.arange(rows, device=prompt_ids.device)  # original row of each row still in the batch
         self.next_pos = prompt_mask.long().sum(-1).repeat_interleave(num_generations)
+        # The rotary embedding of every position the rows can reach, from the model's own module (elementwise, so a
+        # row's entry is the one a per-step call would compute), read by index at each step. The sine's first half
+        # is negated so that ``rotate_half(x) * sin`` becomes ``swap_halves(x) * sin`` (a sign flip is exact).
+        positions = torch.arange(prompt_len + max_new_tokens, device=prompt_ids.device)[None]
+        cos, sin = model.model.rotary_emb(first, positions)
+        half = sin.shape[-1] // 2
+        self.cos, self.sin = cos[0], torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1)
         self.filled, self.compacted = 0, False
         self.layers = [
             (
@@ -168,14 +178,14 @@ class LlamaDecoder:
         return weight * h.to(x.dtype)
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        n, t = tokens.shape[0], self.filled
+        n, t, heads = tokens.shape[0], self.filled, self.heads
         x = self.model.model.embed_tokens(tokens)
-        cos, sin = self.model.model.rotary_emb(x, self.next_pos[:, None])
-        cos, sin = cos.view(n, 1, -1), sin.view(n, 1, -1)
+        cos, sin = self.cos[self.next_pos][:, None], self.sin[self.next_pos][:, None]
         for (ln1, wqkv, wo, ln2, wgu, wd), (pk, pv), (gk, gv) in zip(self.layers, self.prompt_kv, self.gen_kv, strict=True):
-            q, k, v = F.linear(self._norm(x, ln1), wqkv).split([self.heads * self.head_dim] + [self.kv_heads * self.head_dim] * 2, -1)
-            q, k, v = q.view(n, self.heads, -1), k.view(n, self.kv_heads, -1), v.view(n, self.kv_heads, -1)
-            q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+            qkv = F.linear(self._norm(x, ln1), wqkv).view(n, heads + 2 * self.kv_heads, self.head_dim)
+            qk = qkv[:, : heads + self.kv_heads]  # queries and keys rotate together: the same operations on each element
+            qk = qk * cos + _swap_halves(qk) * sin
+            q, k, v = qk[:, :heads], qk[:, heads:], qkv[:, heads + self.kv_heads :]
             gk[:, :, t], gv[:, :, t] = k, v
             x = x + F.linear(self._attend(q, pk, pv, gk[:, :, : t + 1], gv[:, :, : t + 1]).reshape(n, -1), wo)
             gate, up = F.linear(self._norm(x, ln2), wgu).chunk(2, dim=-1)
@@ -184,7 +194,7 @@ class LlamaDecoder:
         return self.model.lm_head(self._norm(x, self.model.model.norm.weight))
 
     def _attend(self, q: torch.Tensor, pk: torch.Tensor, pv: torch.Tensor, gk: torch.Tensor, gv: torch.Tensor) -> torch.Tensor:
-        """``q`` ``[n, H, D]`` over the shared prompt keys ``[B, Hkv, P, D]`` and the row's own generated keys ``[n, Hkv, t, D]``.
+        """``q`` ``[n, H, D]`` over the shared prompt keys ``[B, Hkv, D, P]`` (transposed) and the row's own generated keys ``[n, Hkv, t, D]``.
 
         Query head ``h`` reads key/value head ``h // share`` (HF's ``repeat_kv``). The prompt part is one
         product per prompt and KV head, with the ``G * share`` queries that read it as the rows of one matrix.
@@ -195,13 +205,13 @@ class LlamaDecoder:
             self.kv_heads,
             self.share,
             self.head_dim,
-            pk.shape[2],
+            pk.shape[3],
             not self.compacted,
         )
         n = q.shape[0]
         dense = q if full else q.new_zeros(b * g, self.heads, d).index_copy_(0, self.rows, q)
         grouped = dense.view(b, g, hk, r, d).permute(0, 2, 1, 3, 4).reshape(b, hk, g * r, d)
-        prompt_scores = (grouped @ pk.transpose(-1, -2)).view(b, hk, g, r, prompt_len).permute(0, 2, 1, 3, 4).reshape(b * g, self.heads, -1)
+        prompt_scores = (grouped @ pk).view(b, hk, g, r, prompt_len).permute(0, 2, 1, 3, 4).reshape(b * g, self.heads, -1)
         if not full:
             prompt_scores = prompt_scores[self.rows]
         gen_scores = (q.view(n, hk, r, d) @ gk.transpose(-1, -2)).view(n, self.heads, -1)  # [n, H, t]
@@ -240,6 +250,7 @@ def _keep_rows(buffer: torch.Tensor, keep: torch.Tensor, filled: int) -> torch.T
     return out
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+def _swap_halves(x: torch.Tensor) -> torch.Tensor:
+    """HF's ``rotate_half`` without its sign flip (the decoder's sine table carries it)."""
     half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return torch.cat((x[..., half:], x[..., :half]), dim=-1)
