@@ -6,13 +6,13 @@ what every caller uses (validation, GRPO rollouts, the probe callbacks, the eval
 """
 
 from bilight.rollout.judge import Sampling, judge_rollouts, prompt_batch, sample, sample_and_judge
-from bilight.rollout.sampler import choose_tokens, filter_logits, generate, position_ids
+from bilight.rollout.sampler import filter_logits, generate, inverse_cdf, position_ids
 
 __all__ = [
     "Sampling",
-    "choose_tokens",
     "filter_logits",
     "generate",
+    "inverse_cdf",
     "judge_rollouts",
     "position_ids",
     "prompt_batch",

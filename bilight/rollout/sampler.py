@@ -14,13 +14,12 @@ Choices:
 * Log-probs are ``log_softmax(logits / temperature)`` of the *unfiltered* logits (top-k/top-p only
   decide which token is drawn), which is what TRL's trainer recomputes as old log-probs, so the
   first-iteration importance ratio is 1. Greedy decoding reports ``log_softmax(logits)``.
-* Sampling is ``torch.multinomial``'s own algorithm written out: ``argmax(probs / q)`` with
-  ``q ~ Exp(1)`` drawn for every sampled row of the original batch at each step while any of them
-  is still running. So the caller's generator advances exactly as ``multinomial`` over the whole
-  batch would, and dropping finished rows changes no token: same seed, same completions. On the
-  CPU the draw is split (`exponential_rows`): the generator's integers for every sampled row, the
-  logarithm only for the rows still in the batch; the same values bit for bit, at a third of the cost
-  (``exponential_`` was 14% of a refill-sized generation).
+* Sampling is by the inverse of the cumulative distribution: one uniform ``u`` per row, the token is the first
+  whose cumulative probability exceeds ``u`` times the total (`inverse_cdf`; float64 sums). That is the
+  distribution ``torch.multinomial`` draws from, at one random number per row instead of one per vocabulary
+  entry (multinomial's exponential race cost 14% of a generation here). The uniforms are drawn for every
+  sampled row of the original batch at each step while any of them is still running, so dropping finished
+  rows, or decoding through the HF forward instead of the lean one, changes no token: same seed, same completions.
 * ``greedy_first``: member 0 of each group is decoded greedily in the same loop (one prefill, one
   decode loop), the G-1 others are sampled; tokens, log-probs and the generator's advance are those
   of a greedy call plus a sampling call with G-1 per prompt.
@@ -31,7 +30,6 @@ Choices:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -41,38 +39,21 @@ from transformers import PreTrainedModel
 from bilight.rollout.decoders import make_decoder, position_ids
 from bilight.types import Rollouts
 
-__all__ = ["COMPACT_SHARE", "choose_tokens", "exponential_rows", "filter_logits", "generate", "position_ids"]
+__all__ = ["COMPACT_SHARE", "filter_logits", "generate", "inverse_cdf", "position_ids"]
 
 # Finished rows leave the batch (and the KV cache) once they are at least 1/COMPACT_SHARE of it.
 COMPACT_SHARE = 8
 
 
-def exponential_rows(n: int, width: int, rows: torch.Tensor, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """Rows ``rows`` of ``torch.empty(n, width).exponential_(1, generator=generator)``, the generator advanced exactly as by that call.
+def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Draw one token per row of ``[N, V]`` (unnormalised) probabilities from ``[N]`` uniforms in ``[0, 1)``.
 
-    On the CPU the draw is taken apart: the generator's 53-bit integers for all ``n * width`` values (what
-    ``exponential_`` consumes, ~3.5x cheaper than the whole draw), then ``-log1p(-u)`` only for the rows asked for (the
-    sampler asks for the rows still decoding, not for every sampled row of the batch). The same values bit for bit as
-    ``exponential_``, checked once per process against it (`_split_draw_is_exact`); elsewhere, the draw itself.
+    The token is the first whose cumulative probability exceeds ``u`` times the row's total, so token ``v`` is drawn
+    with probability ``probs[v] / total`` (to float64 rounding) and a zero-probability token never: ``u * total`` stays
+    below the total, since a float64 product with a factor below 1 never rounds up to the other factor.
     """
-    if device.type == "cpu" and _split_draw_is_exact():
-        bits = torch.empty(n, width, dtype=torch.int64).random_(0, 2**53, generator=generator)
-        return _exponential_of(bits[rows])
-    return torch.empty(n, width, device=device).exponential_(1, generator=generator)[rows]
-
-
-def _exponential_of(bits: torch.Tensor) -> torch.Tensor:
-    """``exponential_``'s transform of the generator's 53-bit integers: ``u = bits / 2^53``, ``-log1p(-u)`` in float64."""
-    return bits.double().mul_(2.0**-53).neg_().log1p_().neg_().to(torch.get_default_dtype())
-
-
-@functools.cache
-def _split_draw_is_exact() -> bool:
-    """Whether integers + transform reproduce this torch's CPU ``exponential_`` (values and generator state) on a test draw."""
-    whole, split = torch.Generator().manual_seed(20_251_204), torch.Generator().manual_seed(20_251_204)
-    expected = torch.empty(64, 593).exponential_(1, generator=whole)
-    got = _exponential_of(torch.empty(64, 593, dtype=torch.int64).random_(0, 2**53, generator=split))
-    return torch.equal(expected, got) and torch.equal(whole.get_state(), split.get_state())
+    cdf = probs.double().cumsum(-1)
+    return torch.searchsorted(cdf, u.double()[:, None] * cdf[:, -1:], right=True).squeeze(-1)
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -88,28 +69,6 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
         remove = remove_sorted.scatter(-1, order, remove_sorted)
         logits = logits.masked_fill(remove, float("-inf"))
     return logits
-
-
-def choose_tokens(
-    logits: torch.Tensor,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    generator: torch.Generator | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pick one token per row of ``[N, V]`` logits; return ``(tokens [N], logprobs [N])``.
-
-    ``temperature <= 0`` is greedy (argmax; log-probs at temperature 1). Otherwise the log-prob is taken
-    from the temperature-scaled, unfiltered distribution and the token is drawn from the filtered one.
-    """
-    logits = logits.float()
-    if temperature <= 0:
-        tokens = logits.argmax(dim=-1)
-        return tokens, F.log_softmax(logits, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)
-    scaled = logits / temperature
-    probs = filter_logits(scaled, top_k, top_p).softmax(dim=-1)
-    tokens = torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
-    return tokens, F.log_softmax(scaled, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)
 
 
 class StopStrings:
@@ -231,10 +190,10 @@ def _decode_loop(
     eos = eos.to(device)
     steps = 0
     for step in range(max_new_tokens):
-        noise = None
+        u = None
         if sampled.numel() and not bool(finished[sampled].all()):
-            noise = exponential_rows(sampled.numel(), logits.shape[-1], slot[alive].clamp(min=0), generator, device)
-        token, logprob = _choose(logits, greedy[alive], noise, temperature, top_k, top_p)
+            u = torch.rand(sampled.numel(), generator=generator, device=device, dtype=torch.float64)[slot[alive].clamp(min=0)]
+        token, logprob = _choose(logits, greedy[alive], u, temperature, top_k, top_p)
         done = finished[alive]
         token, logprob = token.masked_fill(done, pad), logprob.masked_fill(done, 0.0)
         out_tokens[alive, step], out_logprobs[alive, step], out_live[alive, step] = token, logprob, ~done
@@ -257,22 +216,21 @@ def _decode_loop(
 def _choose(
     logits: torch.Tensor,
     greedy: torch.Tensor,
-    noise: torch.Tensor | None,
+    u: torch.Tensor | None,
     temperature: float,
     top_k: int,
     top_p: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tokens and log-probs ``[n]``: argmax where ``greedy``, else ``argmax(probs / noise)`` (multinomial's draw; ``noise`` holds
-    each row's own draw, any values on greedy rows)."""
+    """Tokens and log-probs ``[n]``: argmax where ``greedy``, else the `inverse_cdf` draw of each row's uniform ``u`` (any
+    value on greedy rows)."""
     logits = logits.float()
     tokens = logits.argmax(dim=-1)
     logprobs = F.log_softmax(logits, dim=-1)
-    if noise is None or temperature <= 0:
+    if u is None or temperature <= 0:
         return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
     scaled = logits if temperature == 1.0 else logits / temperature  # x / 1.0 is x: the same values, one pass fewer
     probs = filter_logits(scaled, top_k, top_p).softmax(dim=-1)
-    drawn = (probs / noise).argmax(dim=-1)
-    tokens = torch.where(greedy, tokens, drawn)
+    tokens = torch.where(greedy, tokens, inverse_cdf(probs, u))
     if temperature == 1.0:  # greedy and sampled rows read the same log-probs
         return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
     picked = torch.where(greedy[:, None], logprobs, F.log_softmax(scaled, dim=-1))

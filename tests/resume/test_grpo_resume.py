@@ -41,7 +41,8 @@ def assert_same_run(run_dir: Path, reference: Path) -> None:
 
 def test_grpo_reference_exercises_refills(grpo_reference: Path) -> None:
     assert any(v > 0 for _, v in losses(grpo_reference, "rollout/refills", "grpo")), "no refill: the stream state is untested"
-    assert last(grpo_reference)["grpo"]["stream"]["position"] > 0
+    stream = last(grpo_reference)["grpo"]["stream"]
+    assert (stream["epoch"], stream["position"]) > (0, 0)  # the stream moved (measured: 3 passes over the 24 prompts, then 0)
 
 
 def test_grpo_kill_twice_mid_epoch_then_resume(tmp_path: Path, grpo_reference: Path) -> None:
