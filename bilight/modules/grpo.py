@@ -17,10 +17,10 @@ Choices:
 * Training log-probs are ``log_softmax(logits / temperature)``, as the sampler reports them. With
   ``num_iterations == 1`` the old log-probs are the fresh ones detached (ratio exactly 1);
   otherwise a no-grad forward at the start of the step computes them once.
-* The update forwards each prompt once per group (``prompt_once``): a group's G completions attend to
-  the cached keys/values of one prompt forward, through which the gradient flows back, so a prompt
-  of 96 tokens with completions of 30 (the quickstart's rl split) costs 96 + 8 x 30 tokens of
-  forward/backward instead of 8 x 126. Micro-batches are whole groups.
+* The update forwards each prompt once per step (``prompt_once``, `bilight.modules.prompts`): completion
+  rows attend to the keys/values of their prompt's forward, through which the gradient flows back, so a
+  prompt of 96 tokens with completions of 30 (the quickstart's rl split) costs 96 + 8 x 30 tokens of
+  forward/backward instead of 8 x 126; micro-batches hold rows of similar length from any group.
 * Reference model only when ``beta > 0``: with LoRA the adapter-disabled model (the adapter starts
   at zero), otherwise a frozen copy held outside the module's parameters and checkpoint.
 * Dynamic sampling keeps at most ``batch_size`` informative groups and discards the surplus, so
@@ -49,7 +49,7 @@ import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -69,10 +69,10 @@ from bilight.losses import (
     token_logprobs,
 )
 from bilight.modules.common import LMModule
-from bilight.modules.grpo_batch import PromptStream, cat_rollouts, length_buckets, select_groups, trim_completions, trim_padding
+from bilight.modules.grpo_batch import PromptStream, cat_rollouts, length_buckets, select_groups, trim_completions
+from bilight.modules.prompts import PromptSource, RowPrompts, SharedPrompts
 from bilight.rewards import Reward, score
 from bilight.rollout import Sampling, prompt_batch, sample_and_judge
-from bilight.rollout.sampler import position_ids
 from bilight.types import Rollouts
 
 # Lightning warns that a manual-optimization checkpoint holds the weights after the step. That is the
@@ -106,11 +106,12 @@ class GRPOModule(LMModule):
             similar length packed into micro-batches of about 2,048 tokens (bnpo: the whole batch).
             The gradient equals the one-batch gradient for dapo, grpo and dr_grpo; bnpo normalises
             by each micro-batch's own token count (TRL's definition), so it depends on the split.
-        prompt_once: the update runs each prompt through the model once per group and its G completions attend to
-            that forward's keys/values (one prefill, the cache repeated G times, gradients flowing back through it),
-            instead of one forward over prompt + completion per row: the same log-probs, loss and gradient to float
-            rounding (tests), with the prompt's work done once instead of G times. Micro-batches then hold whole groups.
-            False (also used when the model trains with gradient checkpointing, which turns the cache off): one row each.
+        prompt_once: the update runs the step's prompts through the model once and each micro-batch's completions
+            attend to their prompts' keys/values (gradients collected there and sent back through the prompt forward
+            once, `bilight.modules.prompts`), instead of one forward over prompt + completion per row: the same
+            log-probs, loss and gradient to float rounding (tests), with the prompt's work done once instead of G times.
+            False (also used under gradient checkpointing, which turns the cache off, and fp16 loss scaling): one
+            forward per row.
         max_grad_norm: clip the gradient's global norm to this; None does not clip.
         rewards: extra reward terms added to verifier correctness, e.g. ``bilight.rewards.FormatReward``.
         val_num_samples: samples per validation prompt for avg@k and pass@k (0 skips them).
@@ -261,26 +262,27 @@ class GRPOModule(LMModule):
         mask = rollout.completion_mask.float()
         if self.mask_truncated_completions:
             mask = mask * (~rollout.truncated).float()[:, None]
-        if self.shares_prompts():  # whole groups per micro-batch; each prompt once (see `completion_logits`)
-            chunks, groups = self.group_micro_batches(rollout.prompt_mask, rollout.completion_mask)
-            prompt_ids, prompt_mask = rollout.prompt_ids, rollout.prompt_mask
-        else:
-            prompt_ids = rollout.prompt_ids.repeat_interleave(self.num_generations, 0)
-            prompt_mask = rollout.prompt_mask.repeat_interleave(self.num_generations, 0)
-            chunks = groups = self.micro_batches(prompt_mask.sum(1) + rollout.completion_mask.sum(1))
-        inputs = [
-            trim_padding(prompt_ids[g], prompt_mask[g], rollout.completion_ids[c], rollout.completion_mask[c])
-            for c, g in zip(chunks, groups, strict=True)
-        ]
-        masks = [mask[c][:, : x[2].shape[1]] for c, x in zip(chunks, inputs, strict=True)]
-        ref = [self.reference_logprobs(*x) for x in inputs] if self.beta > 0 else [None] * len(chunks)
-        old = [self.policy_logprobs(*x)[0].detach() for x in inputs] if self.num_iterations > 1 else None
+        chunks = self.micro_batches(rollout)
+        lengths = rollout.completion_mask.sum(1)
+        widths = [int(lengths[c].max()) if len(c) else 0 for c in chunks]  # completion columns that are not padding in every row
+        completions = [(rollout.completion_ids[c, :w], rollout.completion_mask[c, :w]) for c, w in zip(chunks, widths, strict=True)]
+        masks = [mask[c, :w] for c, w in zip(chunks, widths, strict=True)]
+        ref = old = None
+        if self.beta > 0:
+            with torch.no_grad(), self.reference() as model:
+                ref = self.chunk_logprobs(model, rollout, chunks, completions)
+        if self.num_iterations > 1:  # the sampling policy's log-probs, before the first optimizer step
+            with torch.no_grad():
+                old = self.chunk_logprobs(self.model, rollout, chunks, completions)
         num_items = self.trainer.strategy.reduce(mask.sum(), reduce_op="sum")  # dapo: tokens of the step on all ranks
         sums: dict[str, float] = {}
         params = [p for p in self.parameters() if p.requires_grad]
         for iteration in range(self.num_iterations):
-            for i, (c, x, m) in enumerate(zip(chunks, inputs, masks, strict=True)):
-                logprobs, logits = self.policy_logprobs(*x)
+            prompts = self.prompt_source(self.model, rollout, detach=True)
+            shared = isinstance(prompts, SharedPrompts)
+            for i, (c, (ids, completion_mask), m) in enumerate(zip(chunks, completions, masks, strict=True)):
+                logits = prompts.logits(self.model, c, ids, completion_mask).float() / self.temperature
+                logprobs = token_logprobs(logits, ids)
                 out = policy_loss(
                     logprobs,
                     old[i] if old is not None else logprobs.detach(),
@@ -290,15 +292,16 @@ class GRPOModule(LMModule):
                     epsilon=self.epsilon,
                     epsilon_high=self.epsilon_high,
                     beta=self.beta,
-                    ref_logprobs=ref[i],
+                    ref_logprobs=ref[i] if ref is not None else None,
                     kl_estimator=self.kl_estimator,
                     max_completion_length=self.max_new_tokens,
                     num_items_in_batch=num_items,
                     world_size=self.trainer.world_size,
                 )
                 weight = micro_batch_weight(self.loss_type, len(c), rows, len(chunks))
-                # DDP: only the step's last micro-batch all-reduces (ranks may hold different numbers of micro-batches)
-                with self.no_grad_sync() if i < len(chunks) - 1 else contextlib.nullcontext():
+                # DDP all-reduces on the step's last backward only (ranks may hold different numbers of micro-batches):
+                # the last micro-batch's, or with shared prompts the one through the prompt forward below
+                with self.no_grad_sync() if shared or i < len(chunks) - 1 else contextlib.nullcontext():
                     self.manual_backward(out.loss * weight)
                 # token-level statistics: each micro-batch weighs by its share of the step's tokens
                 share = float(m.sum()) / max(float(mask.sum()), 1.0)
@@ -307,6 +310,8 @@ class GRPOModule(LMModule):
                     _add(sums, f"train/{name}", float(getattr(out, name)) * share / self.num_iterations)
                 if iteration == 0:
                     _add(sums, "train/entropy", float(masked_mean(entropy_from_logits(logits.detach()), m)) * share)
+            if isinstance(prompts, SharedPrompts):
+                self.manual_backward(prompts.surrogate())  # the micro-batches' gradients through the prompt forward, once
             norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm if self.max_grad_norm is not None else math.inf)
             _add(sums, "train/grad_norm", float(norm) / self.num_iterations)
             sums["train/lr"] = float(optimizer.param_groups[0]["lr"])
@@ -315,38 +320,48 @@ class GRPOModule(LMModule):
             scheduler.step()  # type: ignore[union-attr]
         return sums
 
-    def micro_batches(self, work: torch.Tensor, rows_per_unit: int = 1) -> list[torch.Tensor]:
-        """Unit indices of each micro-batch; a unit is a row, or with ``prompt_once`` a group of G rows.
+    def micro_batches(self, rollout: Rollouts) -> list[torch.Tensor]:
+        """Row indices of each micro-batch of the update.
 
-        ``work`` ``[U]`` is each unit's padded tokens. ``micro_batch_size`` rows go in order (rounded up to whole
-        units); by default units are sorted by ``work`` and packed into micro-batches of about `UPDATE_TOKENS`
-        tokens, so padding and peak activation memory shrink while the gradient stays the one-batch gradient
-        (dapo, grpo, dr_grpo). bnpo normalises by each micro-batch's own tokens, so it keeps the whole batch together.
+        ``micro_batch_size`` rows go in order; by default rows are sorted by their work (completion tokens plus the
+        prompt tokens they attend to, whose keys/values a micro-batch holds per row) and packed into micro-batches of
+        about `UPDATE_TOKENS`, so padding and peak activation memory shrink while the gradient stays the one-batch
+        gradient (dapo, grpo, dr_grpo). bnpo normalises by each micro-batch's own tokens, so it keeps the whole batch
+        together.
         """
-        units = torch.arange(work.shape[0], device=work.device)
+        work = rollout.completion_mask.sum(1) + rollout.prompt_mask.sum(1).repeat_interleave(rollout.group_size)
+        rows = torch.arange(work.shape[0], device=work.device)
         if self.micro_batch_size is not None:
-            return list(units.split(max(1, -(-self.micro_batch_size // rows_per_unit))))
+            return list(rows.split(self.micro_batch_size))
         if self.loss_type == "bnpo":
-            return [units]
+            return [rows]
         return length_buckets(work, UPDATE_TOKENS)
 
     def shares_prompts(self) -> bool:
-        """Whether the update runs each prompt once per group (``prompt_once``; not under gradient checkpointing)."""
+        """Whether the update runs each prompt once per step (``prompt_once``): not under gradient checkpointing, which
+        turns the cache off, nor under fp16 loss scaling (`bilight.modules.prompts` says why)."""
         model = self.model
         checkpointing = getattr(model, "is_activation_checkpointing", None)  # transformers 5 (the older name warns)
         if checkpointing is None:
             checkpointing = getattr(model, "is_gradient_checkpointing", False)
-        return self.prompt_once and not checkpointing
+        scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
+        return self.prompt_once and not checkpointing and not scaled
 
-    def group_micro_batches(
-        self, prompt_mask: torch.Tensor, completion_mask: torch.Tensor
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """`micro_batches` of whole groups, a group's work being its prompt + G x its longest completion: the row
-        indices and the group (prompt) indices of each."""
-        g = self.num_generations
-        groups = self.micro_batches(prompt_mask.sum(1) + g * completion_mask.sum(1).view(-1, g).max(1).values, g)
-        rows = [(group[:, None] * g + torch.arange(g, device=group.device)).flatten() for group in groups]
-        return rows, groups
+    def prompt_source(self, model: Any, rollout: Rollouts, detach: bool = False) -> PromptSource:
+        """The rollout's prompts for the update's micro-batches: `SharedPrompts` (forwarded now) or `RowPrompts`."""
+        if self.shares_prompts():
+            return SharedPrompts(model, rollout.prompt_ids, rollout.prompt_mask, self.num_generations, detach=detach)
+        return RowPrompts(rollout.prompt_ids, rollout.prompt_mask, self.num_generations)
+
+    def chunk_logprobs(
+        self, model: Any, rollout: Rollouts, chunks: list[torch.Tensor], completions: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> list[torch.Tensor]:
+        """Token log-probs ``[n, T]`` of each micro-batch's completions under ``model`` (call it without grad)."""
+        prompts = self.prompt_source(model, rollout)
+        return [
+            token_logprobs(prompts.logits(model, c, ids, m).float() / self.temperature, ids)
+            for c, (ids, m) in zip(chunks, completions, strict=True)
+        ]
 
     def no_grad_sync(self) -> contextlib.AbstractContextManager[Any]:
         """Backward passes that accumulate gradients locally (DDP's ``no_sync``); a no-op on one process."""
@@ -360,36 +375,16 @@ class GRPOModule(LMModule):
         """``[N, T, V]`` temperature-scaled logits predicting each completion token (positions as the sampler's).
 
         With ``B`` prompts for ``N = B * G`` completions (rows ``b*G:(b+1)*G`` share prompt ``b``), each prompt goes
-        through the model once: its last position predicts the first completion token, its keys/values are
-        repeated G times, and the completions attend to them (``prompt_once``). With one prompt per row, one
-        forward over prompt + completion.
+        through the model once and the completions attend to its keys/values (`SharedPrompts`, plain autograd);
+        with one prompt per row, one forward over prompt + completion (`RowPrompts`).
         """
-        if prompt_ids.shape[0] != completion_ids.shape[0]:
-            return self._shared_prompt_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask)
-        ids = torch.cat([prompt_ids, completion_ids], dim=1)
-        attention = torch.cat([prompt_mask, completion_mask], dim=1)
-        # Only the positions that predict completion tokens go through the LM head.
-        keep = completion_ids.shape[1] + 1
-        logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention), logits_to_keep=keep).logits
-        return logits[:, :-1].float() / self.temperature
-
-    def _shared_prompt_logits(
-        self, model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor
-    ) -> torch.Tensor:
-        g = completion_ids.shape[0] // prompt_ids.shape[0]
-        out = model(
-            input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask), use_cache=True, logits_to_keep=1
+        rows = completion_ids.shape[0]
+        group = rows // prompt_ids.shape[0]
+        source = SharedPrompts(model, prompt_ids, prompt_mask, group, detach=False) if group > 1 else RowPrompts(prompt_ids, prompt_mask, 1)
+        return (
+            source.logits(model, torch.arange(rows, device=completion_ids.device), completion_ids, completion_mask).float()
+            / self.temperature
         )
-        first = out.logits[:, -1:].repeat_interleave(g, 0)  # predicts completion token 0
-        if completion_ids.shape[1] <= 1:  # nothing after the first token (or no token at all)
-            return first[:, : completion_ids.shape[1]].float() / self.temperature
-        cache = out.cache
-        cache.batch_repeat_interleave(g)
-        attention = torch.cat([prompt_mask.repeat_interleave(g, 0), completion_mask[:, :-1]], dim=1)
-        start = prompt_mask.long().sum(1).repeat_interleave(g)[:, None]
-        positions = start + torch.arange(completion_ids.shape[1] - 1, device=start.device)
-        rest = model(input_ids=completion_ids[:, :-1], attention_mask=attention, position_ids=positions, cache=cache, use_cache=True).logits
-        return torch.cat([first, rest], dim=1).float() / self.temperature
 
     def policy_logprobs(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token log-probs ``[N, T]`` (with grad) of the completions under the current policy, and the logits."""
@@ -399,10 +394,17 @@ class GRPOModule(LMModule):
     @torch.no_grad()
     def reference_logprobs(self, *inputs: torch.Tensor) -> torch.Tensor:
         """Token log-probs under the reference: the adapter-disabled model with LoRA, else the frozen copy."""
+        with self.reference() as model:
+            return token_logprobs(self.completion_logits(model, *inputs), inputs[2])
+
+    @contextlib.contextmanager
+    def reference(self) -> Iterator[Any]:
+        """The reference model: the frozen copy, or with LoRA the policy with its adapter disabled while the block runs."""
         if self.ref_model is not None:
-            return token_logprobs(self.completion_logits(self.ref_model, *inputs), inputs[2])
+            yield self.ref_model
+            return
         with self.model.disable_adapter():  # type: ignore[operator]
-            return token_logprobs(self.completion_logits(self.model, *inputs), inputs[2])
+            yield self.model
 
     # ------------------------------------------------------------------ prompt stream and state
     def refill_prompts(self, n: int) -> dict[str, torch.Tensor]:

@@ -144,24 +144,6 @@ def prepend_to_groups(first: Rollouts, rest: Rollouts, pad_token_id: int) -> Rol
     )
 
 
-def trim_padding(
-    prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Drop the left prompt columns and right completion columns that are padding in every row.
-
-    Positions come from the mask and padding is masked out of attention, so the logits of the
-    remaining tokens do not change (to float rounding); only the work on padding goes.
-    """
-    p = max(int(prompt_mask.sum(1).max()), 1) if prompt_mask.numel() else prompt_mask.shape[1]
-    t = int(completion_mask.sum(1).max()) if completion_mask.numel() else 0
-    return (
-        prompt_ids[:, prompt_ids.shape[1] - p :],
-        prompt_mask[:, prompt_mask.shape[1] - p :],
-        completion_ids[:, :t],
-        completion_mask[:, :t],
-    )
-
-
 def length_buckets(lengths: torch.Tensor, budget: int) -> list[torch.Tensor]:
     """Row indices sorted by ``lengths`` (longest first) and cut into groups of at most ``budget`` padded tokens (>= 1 row)."""
     order = torch.argsort(lengths, descending=True, stable=True)

@@ -1,5 +1,6 @@
 import csv
 import dataclasses
+import itertools
 from functools import partial
 
 import lightning as L
@@ -13,7 +14,8 @@ from bilight.metrics.names import describe
 from bilight.modules import GRPOModule, WarmupCosine
 from bilight.modules import grpo as grpo_module
 from bilight.modules.grpo import rollout_stats
-from bilight.modules.grpo_batch import PromptStream, length_buckets, prepend_to_groups, take_members, trim_padding
+from bilight.modules.grpo_batch import PromptStream, length_buckets, prepend_to_groups, take_members
+from bilight.modules.prompts import padding_columns
 from bilight.rewards import Reward
 from bilight.rollout import generate
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
@@ -155,8 +157,7 @@ def test_length_bucketed_micro_batches_give_the_one_batch_gradient(tmp_path, mon
     one_batch = _parameter_step(tmp_path, dm, rollout, micro_batch_size=16, **opts)
     monkeypatch.setattr(grpo_module, "UPDATE_TOKENS", 40)  # a few rows per micro-batch
     module = _module(dm, **opts)
-    work = rollout.prompt_mask.repeat_interleave(4, 0).sum(1) + rollout.completion_mask.sum(1)
-    widths = [len(c) for c in module.micro_batches(work)]
+    widths = [len(c) for c in module.micro_batches(rollout)]
     assert len(widths) > 3 and sum(widths) == 16
     bucketed = _parameter_step(tmp_path, dm, rollout, **opts)
     for name, delta in one_batch.items():
@@ -176,20 +177,28 @@ def _ragged(rollout: Rollouts, pad: int = 0) -> Rollouts:
     )
 
 
-@pytest.mark.parametrize(("loss_type", "micro_batch_size"), [("dapo", None), ("grpo", 5), ("dr_grpo", None), ("bnpo", None)])
-def test_each_prompt_once_gives_the_per_row_step(tmp_path, monkeypatch, loss_type, micro_batch_size) -> None:
-    """prompt_once (the default): one prompt forward per group, its cache shared by the G completions; same step as one
-    forward per row over prompt + completion, with a KL term (reference log-probs through the same path) and masked rows."""
+@pytest.mark.parametrize(
+    ("loss_type", "micro_batch_size", "num_iterations"),
+    [("dapo", None, 1), ("grpo", 5, 1), ("dr_grpo", None, 1), ("bnpo", None, 1), ("dapo", None, 2)],
+)
+def test_prompts_forwarded_once_give_the_per_row_step(tmp_path, monkeypatch, loss_type, micro_batch_size, num_iterations) -> None:
+    """prompt_once (the default): the step's prompts go through the model once, micro-batches of rows from any group read
+    their keys/values, and the micro-batches' gradients go back through the prompt forward once. Same step as one forward
+    per row over prompt + completion, with a KL term (reference log-probs through the same path), masked rows, and with
+    two optimizer steps per batch (old log-probs through the same path too)."""
     dm = tiny_datamodule(train_split="rl")
     rollout = _ragged(_fixed_rollout(dm, _module(dm)))
-    opts = dict(loss_type=loss_type, mask_truncated_completions=True, beta=0.05)
+    opts = dict(loss_type=loss_type, mask_truncated_completions=True, beta=0.05, num_iterations=num_iterations)
     per_row = _parameter_step(tmp_path, dm, rollout, prompt_once=False, micro_batch_size=16, **opts)
-    monkeypatch.setattr(grpo_module, "UPDATE_TOKENS", 40)  # several micro-batches of whole groups
+    monkeypatch.setattr(grpo_module, "UPDATE_TOKENS", 40)  # a few rows per micro-batch
     module = _module(dm, micro_batch_size=micro_batch_size, **opts)
-    rows, groups = module.group_micro_batches(rollout.prompt_mask, rollout.completion_mask)
-    assert sorted(torch.cat(rows).tolist()) == list(range(16)) and sorted(torch.cat(groups).tolist()) == list(range(4))
-    assert all(r.tolist() == [4 * g + i for g in gs.tolist() for i in range(4)] for r, gs in zip(rows, groups, strict=True))
-    assert len(rows) == (1 if loss_type == "bnpo" else 2 if micro_batch_size == 5 else 4)
+    chunks = module.micro_batches(rollout)
+    assert sorted(torch.cat(chunks).tolist()) == list(range(16))
+    assert len(chunks) == (1 if loss_type == "bnpo" else 4 if micro_batch_size == 5 else 11)
+    if micro_batch_size is None and loss_type != "bnpo":  # rows of similar length, whatever their group
+        assert any(len({int(r) // 4 for r in c}) > 1 for c in chunks)
+        work = rollout.completion_mask.sum(1) + rollout.prompt_mask.sum(1).repeat_interleave(4)  # completion + prompt
+        assert all(int(work[a].min()) >= int(work[b].max()) for a, b in itertools.pairwise(chunks))
     shared = _parameter_step(tmp_path, dm, rollout, micro_batch_size=micro_batch_size, **opts)
     assert max(float(p.abs().max()) for p in per_row.values()) > 1e-4
     for name, delta in per_row.items():
@@ -215,14 +224,12 @@ def test_shared_prompt_logprobs_equal_the_per_row_ones() -> None:
     assert empty.shape == (16, 0, module.model.config.vocab_size)  # as the per-row path: no column, no logits
 
 
-def test_length_buckets_and_trim_padding() -> None:
+def test_length_buckets_and_padding_columns() -> None:
     chunks = length_buckets(torch.tensor([3, 9, 5, 9, 1]), budget=18)
     assert [c.tolist() for c in chunks] == [[1, 3], [2, 0, 4]]  # longest first; 18 // 9 = 2 rows, then 18 // 5 = 3
-    prompt_ids, prompt_mask = torch.tensor([[0, 0, 7, 8], [0, 5, 6, 7]]), torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
-    completion_ids, completion_mask = torch.tensor([[3, 4, 0, 0], [3, 0, 0, 0]]), torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]])
-    p_ids, p_mask, c_ids, c_mask = trim_padding(prompt_ids, prompt_mask, completion_ids, completion_mask)
-    assert p_ids.tolist() == [[0, 7, 8], [5, 6, 7]] and p_mask.tolist() == [[0, 1, 1], [1, 1, 1]]
-    assert c_ids.tolist() == [[3, 4], [3, 0]] and c_mask.tolist() == [[1, 1], [1, 0]]
+    assert padding_columns(torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])) == 1
+    assert padding_columns(torch.tensor([[0, 0, 0], [0, 0, 0]])) == 2  # an all-padding batch keeps one column
+    assert padding_columns(torch.zeros(0, 5, dtype=torch.long)) == 0
 
 
 def test_training_logprobs_equal_rollout_logprobs_so_the_first_ratio_is_one() -> None:
