@@ -324,6 +324,18 @@ def _threads(jobs: int) -> dict[str, str]:
     return {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
 
 
+def oversubscription(jobs: int) -> str | None:
+    """A warning when the caller's ``OMP_NUM_THREADS`` times ``jobs`` cells at once asks for more threads than there are
+    cores (the runner then leaves the setting alone, and the stages run many times slower); None otherwise."""
+    value, cores = os.environ.get("OMP_NUM_THREADS", ""), os.cpu_count() or 1
+    if jobs <= 1 or not value.isdigit() or int(value) * jobs <= cores:
+        return None
+    return (
+        f"warning: OMP_NUM_THREADS={value} in each of {jobs} cells at once asks for {int(value) * jobs} threads on {cores} cores; "
+        f"every stage will run many times slower. Unset OMP_NUM_THREADS to share the cores out ({max(1, cores // jobs)} per cell)."
+    )
+
+
 def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = print, jobs: int = 1) -> dict[str, Any]:
     """Run (or continue) the whole experiment, then rebuild ``results.json``/``results.md`` and the figures.
 
@@ -340,6 +352,8 @@ def run(experiment: Experiment, output_dir: Path, log: Callable[[str], None] = p
     durations = _past_durations(stages, results_root)
     skipped = len(stages) - len(todo)
     log(f"experiment {experiment.name}: {len(stages)} stages in {len(stages) // len(STAGES)} cells, {skipped} already finished")
+    if warning := oversubscription(jobs):
+        log(warning)
     by_cell: dict[tuple[str, int], list[Stage]] = {}
     for stage in todo:
         by_cell.setdefault((stage.recipe, stage.seed), []).append(stage)

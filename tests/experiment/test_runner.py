@@ -128,3 +128,16 @@ def test_the_time_left_counts_the_stage_times_of_committed_cells_of_other_recipe
     assert durations == {"sft": [60.0, 120.0], **{name: [60.0] for name in STAGES[1:]}}
     left = stages[1:]  # 14 stages: vanilla/0 without its SFT, then bridge/0 and bridge/1 whole
     assert runner._eta(left, durations) == f"~{runner._hms(2 * 90.0 + 12 * 60.0)} left"
+
+
+def test_a_thread_count_that_oversubscribes_the_cores_is_warned_about(monkeypatch):
+    """The runner leaves a caller's OMP_NUM_THREADS alone; two 2-thread cells on 2 cores ran ~10x slower, so it says so."""
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    warning = runner.oversubscription(2)
+    assert warning is not None and "OMP_NUM_THREADS=2" in warning and "4 threads on 2 cores" in warning and "1 per cell" in warning
+    assert runner.oversubscription(1) is None  # one cell at a time may use every core
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert runner.oversubscription(2) is None
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert runner.oversubscription(2) is None  # the runner shares the cores out itself
