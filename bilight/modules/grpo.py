@@ -310,8 +310,12 @@ class GRPOModule(LMModule):
                     _add(sums, f"train/{name}", float(getattr(out, name)) * share / self.num_iterations)
                 if iteration == 0:
                     _add(sums, "train/entropy", float(masked_mean(entropy_from_logits(logits.detach()), m)) * share)
-            if isinstance(prompts, SharedPrompts):
-                self.manual_backward(prompts.surrogate())  # the micro-batches' gradients through the prompt forward, once
+            if isinstance(prompts, SharedPrompts):  # the micro-batches' gradients through the prompt forward, in pieces
+                # a micro-batch's budget counts the prompt tokens it reads, about half: forward half as many prompt tokens
+                pieces = prompts.surrogate_batches(UPDATE_TOKENS // 2)
+                for j, piece in enumerate(pieces):
+                    with self.no_grad_sync() if j < len(pieces) - 1 else contextlib.nullcontext():
+                        self.manual_backward(prompts.surrogate(piece))
             norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm if self.max_grad_norm is not None else math.inf)
             _add(sums, "train/grad_norm", float(norm) / self.num_iterations)
             sums["train/lr"] = float(optimizer.param_groups[0]["lr"])

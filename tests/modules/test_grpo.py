@@ -15,7 +15,7 @@ from bilight.modules import GRPOModule, WarmupCosine
 from bilight.modules import grpo as grpo_module
 from bilight.modules.grpo import rollout_stats
 from bilight.modules.grpo_batch import PromptStream, length_buckets, prepend_to_groups, take_members
-from bilight.modules.prompts import padding_columns
+from bilight.modules.prompts import SharedPrompts, padding_columns
 from bilight.rewards import Reward
 from bilight.rollout import generate
 from bilight.testing import TINY_MODEL, tiny_datamodule, tiny_model
@@ -199,7 +199,11 @@ def test_prompts_forwarded_once_give_the_per_row_step(tmp_path, monkeypatch, los
         assert any(len({int(r) // 4 for r in c}) > 1 for c in chunks)
         work = rollout.completion_mask.sum(1) + rollout.prompt_mask.sum(1).repeat_interleave(4)  # completion + prompt
         assert all(int(work[a].min()) >= int(work[b].max()) for a, b in itertools.pairwise(chunks))
+    pieces = []  # the prompts of each surrogate backward: all four prompts, in pieces of at most 40 tokens
+    surrogate = SharedPrompts.surrogate
+    monkeypatch.setattr(SharedPrompts, "surrogate", lambda self, prompts=None: pieces.append(len(prompts)) or surrogate(self, prompts))
     shared = _parameter_step(tmp_path, dm, rollout, micro_batch_size=micro_batch_size, **opts)
+    assert sum(pieces) == 4 * num_iterations and len(pieces) > num_iterations
     assert max(float(p.abs().max()) for p in per_row.values()) > 1e-4
     for name, delta in per_row.items():
         torch.testing.assert_close(shared[name], delta, atol=1e-5, rtol=1e-4, msg=name)
