@@ -14,9 +14,12 @@ the candidate's checkout first (``patches/3effe92_rollout_and_update_of_8e5032e.
 code to main's at 8e5032e), and ``--baseline_sft`` trains that SFT checkpoint in the baseline's checkout (its quickstart
 config, 1,200 steps, no validation; ~10 min on 2 cores). `step_clock.StepClock` records every step's wall time
 and CPU time; the median after the first step is reported, then the median over repeats. The rollout
-scalars of every step (completion lengths, refills, kept groups) are compared too: the sampler draws the
-same tokens as before, so both sides should do the same work step for step, and the script says whether
-they did. Peak memory is the training process's peak RSS.
+scalars of every step (completion lengths, refills, kept groups) are compared too, and the script says whether
+both sides drew the same rollouts step for step: up to 8e5032e the sampler drew the same tokens as d8fe6b4's
+``torch.multinomial``; since then it draws other tokens from the same distribution (inverse CDF), so the two
+sides' steps do equal work only on average, and the mean work per timed step of each side is printed beside the
+times (completion length, the share of groups with equal rewards, which sets the refill's size, refills, kept
+groups). Peak memory is the training process's peak RSS.
 
     OMP_NUM_THREADS=2 python benchmarks/grpo_vs_commit.py --init_from runs/sft/igsm_tiny_bridge/checkpoints/last.ckpt
     OMP_NUM_THREADS=2 python benchmarks/grpo_vs_commit.py --baseline_sft --candidate 3effe92 \
@@ -31,6 +34,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,7 +120,11 @@ def main() -> None:
         per_round = ", ".join(f"{median([step['seconds'] for step in run['steps'][1:]]):.2f}" for run in runs)
         print(f"{side} s/step by round: {per_round}")
     same = [_work(r) for r in results["bilight"]] == [_work(r) for r in results["baseline"]]
-    print(f"same rollouts step for step (completion lengths, refills, kept groups): {'yes' if same else 'NO'}")
+    print(f"same rollouts step for step (completion lengths, refills, kept groups): {'yes' if same else 'no'}")
+    for side, runs in results.items():  # the work behind a step, when the two sides sample different tokens
+        steps = [step for run in runs for step in run["steps"][1:]]
+        mean = {k: statistics.mean(step.get(f"rollout/{k}", float("nan")) for step in steps) for k in WORK}
+        print(f"{side} work per timed step (mean of {len(steps)}): " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
     name = args.candidate or "this checkout"
     if args.candidate_patch:
         name += f" + {Path(args.candidate_patch).name}"
@@ -172,6 +180,10 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
 def _work(run: dict[str, Any]) -> list[tuple[float, ...]]:
     keys = ("rollout/completion_len_mean", "rollout/refills", "rollout/kept_groups")
     return [tuple(round(step.get(k, float("nan")), 4) for k in keys) for step in run["steps"]]
+
+
+# What sets a step's work: the completions' length, and the share of groups with equal rewards (the refill's size).
+WORK = ("completion_len_mean", "frac_zero_std", "refills", "kept_groups")
 
 
 if __name__ == "__main__":
