@@ -321,7 +321,12 @@ def _threads(jobs: int) -> dict[str, str]:
     processes on 2 cores run many times slower than one each), unless the caller set ``OMP_NUM_THREADS``."""
     if jobs <= 1 or "OMP_NUM_THREADS" in os.environ:
         return {}
-    return {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+    return {"OMP_NUM_THREADS": str(_cores_per_cell(jobs))}
+
+
+def _cores_per_cell(jobs: int) -> int:
+    """The cores each of ``jobs`` cells at once gets (at least one)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def oversubscription(jobs: int) -> str | None:
@@ -332,7 +337,7 @@ def oversubscription(jobs: int) -> str | None:
         return None
     return (
         f"warning: OMP_NUM_THREADS={value} in each of {jobs} cells at once asks for {int(value) * jobs} threads on {cores} cores; "
-        f"every stage will run many times slower. Unset OMP_NUM_THREADS to share the cores out ({max(1, cores // jobs)} per cell)."
+        f"every stage will run many times slower. Unset OMP_NUM_THREADS to share the cores out ({_cores_per_cell(jobs)} per cell)."
     )
 
 

@@ -300,9 +300,8 @@ class GRPOModule(LMModule):
                 )
                 weight = micro_batch_weight(self.loss_type, len(c), rows, len(chunks))
                 # DDP all-reduces on the step's last backward only (ranks may hold different numbers of micro-batches):
-                # the last micro-batch's, or with shared prompts the one through the prompt forward below
-                with self.no_grad_sync() if shared or i < len(chunks) - 1 else contextlib.nullcontext():
-                    self.manual_backward(out.loss * weight)
+                # the last micro-batch's, or with shared prompts the last piece of the prompt forward below
+                self.backward_part(out.loss * weight, sync=not shared and i == len(chunks) - 1)
                 # token-level statistics: each micro-batch weighs by its share of the step's tokens
                 share = float(m.sum()) / max(float(mask.sum()), 1.0)
                 _add(sums, "train/loss", float(out.loss.detach()) * weight / self.num_iterations)
@@ -314,8 +313,7 @@ class GRPOModule(LMModule):
                 # a micro-batch's budget counts the prompt tokens it reads, about half: forward half as many prompt tokens
                 pieces = prompts.surrogate_batches(UPDATE_TOKENS // 2)
                 for j, piece in enumerate(pieces):
-                    with self.no_grad_sync() if j < len(pieces) - 1 else contextlib.nullcontext():
-                        self.manual_backward(prompts.surrogate(piece))
+                    self.backward_part(prompts.surrogate(piece), sync=j == len(pieces) - 1)
             norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm if self.max_grad_norm is not None else math.inf)
             _add(sums, "train/grad_norm", float(norm) / self.num_iterations)
             sums["train/lr"] = float(optimizer.param_groups[0]["lr"])
@@ -371,6 +369,12 @@ class GRPOModule(LMModule):
         """Backward passes that accumulate gradients locally (DDP's ``no_sync``); a no-op on one process."""
         block = getattr(self.trainer.strategy, "block_backward_sync", None)
         return block() if block is not None else contextlib.nullcontext()
+
+    def backward_part(self, loss: torch.Tensor, sync: bool) -> None:
+        """``manual_backward`` of one part of the step; under DDP the gradients are all-reduced only when ``sync`` (the
+        step's last backward: ranks may run different numbers of parts)."""
+        with contextlib.nullcontext() if sync else self.no_grad_sync():
+            self.manual_backward(loss)
 
     # ------------------------------------------------------------------ log-probs
     def completion_logits(

@@ -124,9 +124,9 @@ class SharedPrompts:
         lengths = self.prompt_mask.sum(1)
         return length_buckets(lengths, budget) or [torch.arange(len(lengths), device=lengths.device)]
 
-    def surrogate(self, prompts: torch.Tensor | None = None) -> torch.Tensor:
+    def surrogate(self, prompts: torch.Tensor) -> torch.Tensor:
         """A scalar whose gradient is the micro-batches' accumulated gradient at the outputs of ``prompts`` (indices into
-        the ``B`` prompts, all by default); backward it once per piece of `surrogate_batches`.
+        the ``B`` prompts); backward it once per piece of `surrogate_batches`.
 
         The prompt forward runs again here, with grad: its activations were not kept while the micro-batches ran, so
         the update's peak memory is that of its largest micro-batch or piece, at the cost of a second forward over the
@@ -134,13 +134,12 @@ class SharedPrompts:
         """
         if not self.detach:
             raise RuntimeError("SharedPrompts.surrogate: the micro-batches read the prompt outputs themselves (detach=False)")
-        rows = torch.arange(self.prompt_ids.shape[0], device=self.prompt_ids.device) if prompts is None else prompts
-        mask = self.prompt_mask[rows]
+        mask = self.prompt_mask[prompts]
         cut = padding_columns(mask)
-        outputs = self._forward(self.prompt_ids[rows, cut:], mask[:, cut:])
-        grads = [
-            None if leaf.grad is None else leaf.grad[rows] if i == 0 else leaf.grad[rows, :, cut:] for i, leaf in enumerate(self.inputs)
-        ]
+        outputs = self._forward(self.prompt_ids[prompts, cut:], mask[:, cut:])
+        # the leaves' gradients for these prompts: the last-position logits [n, V], then keys/values [n, H, P - cut, D]
+        logits, *kv = (leaf.grad for leaf in self.inputs)
+        grads = [None if logits is None else logits[prompts], *(None if g is None else g[prompts, :, cut:] for g in kv)]
         return sum(
             ((out * grad).sum() for out, grad in zip(outputs, grads, strict=True) if grad is not None),
             outputs[0].sum() * 0.0,  # a graph to run even when no micro-batch read the prompts

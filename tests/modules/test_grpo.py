@@ -201,7 +201,7 @@ def test_prompts_forwarded_once_give_the_per_row_step(tmp_path, monkeypatch, los
         assert all(int(work[a].min()) >= int(work[b].max()) for a, b in itertools.pairwise(chunks))
     pieces = []  # the prompts of each surrogate backward: all four prompts, in pieces of at most 40 tokens
     surrogate = SharedPrompts.surrogate
-    monkeypatch.setattr(SharedPrompts, "surrogate", lambda self, prompts=None: pieces.append(len(prompts)) or surrogate(self, prompts))
+    monkeypatch.setattr(SharedPrompts, "surrogate", lambda self, prompts: pieces.append(len(prompts)) or surrogate(self, prompts))
     shared = _parameter_step(tmp_path, dm, rollout, micro_batch_size=micro_batch_size, **opts)
     assert sum(pieces) == 4 * num_iterations and len(pieces) > num_iterations
     assert max(float(p.abs().max()) for p in per_row.values()) > 1e-4
