@@ -9,21 +9,22 @@ any group (the update sorts rows by length), so neither the prompt nor a group's
 is paid for G times: on the shipped GRPO config a whole-group micro-batch was a third padding.
 
 The gradient: the prompts are first forwarded without a graph, and each micro-batch's backward stops at
-detached copies of the prompt outputs (leaves that accumulate the gradients of every micro-batch that read
-them). After the last micro-batch, `SharedPrompts.surrogate` runs the prompt forward again, with grad, and is
+detached copies of the rows of the prompt outputs it reads, whose gradients are added into one gradient per
+output (`SharedPrompts.grads`) as the backward reaches them. After the last micro-batch, `SharedPrompts.surrogate` runs the prompt forward again, with grad, and is
 a scalar whose backward sends those accumulated gradients through it once: so no prompt activations are
 held while the micro-batches run (a second prompt forward, about a tenth of the update's tokens, buys that).
 The second forward goes in pieces of length-sorted prompts (`surrogate_batches`), each backwarded before the next
 is built, so it holds no more activations than a micro-batch: all the step's prompts at once raised the peak
 resident memory of the shipped GRPO run by ~0.13 GB.
 The result is the per-row forward's gradient to float rounding (tests). The surrogate goes through
-``manual_backward`` like the losses, so DDP synchronises on it; under fp16 loss scaling the leaves' gradients
+``manual_backward`` like the losses, so DDP synchronises on it; under fp16 loss scaling the collected gradients
 would carry the scale twice, so `GRPOModule` keeps `RowPrompts` there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Protocol
 
 import torch
@@ -89,8 +90,9 @@ class SharedPrompts:
         self.detach = detach and torch.is_grad_enabled()
         # Detached: no graph is kept while the micro-batches run; `surrogate` runs the forward again to backpropagate.
         with torch.no_grad() if self.detach else contextlib.nullcontext():
-            outputs = self._forward(prompt_ids, prompt_mask)
-        self.inputs = [t.detach().requires_grad_() for t in outputs] if self.detach else outputs
+            self.outputs = self._forward(prompt_ids, prompt_mask)
+        # Detached: the gradient at each output, summed over the micro-batches that read it (`_read`), for `surrogate`.
+        self.grads: list[torch.Tensor | None] = [None] * len(self.outputs)
 
     def _forward(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[torch.Tensor]:
         """The last-position logits ``[n, V]``, then the keys and the values ``[n, H, P, D]`` of every layer."""
@@ -103,15 +105,34 @@ class SharedPrompts:
         )
         return [out.logits[:, -1], *(t for layer in out.cache.layers for t in (layer.keys, layer.values))]
 
+    def _read(self, output: int, groups: torch.Tensor, cut: int = 0) -> torch.Tensor:
+        """Rows ``groups`` of prompt output ``output`` (keys/values from column ``cut`` on).
+
+        Detached, the rows are a leaf of the micro-batch's graph whose gradient is added into `grads` as the backward
+        reaches it: ``index_add_`` over the rows read, instead of autograd's scatter of each micro-batch's gradient into a
+        zero tensor the size of every prompt's keys/values, then added to the total.
+        """
+        source = self.outputs[output]
+        part = source[groups] if source.dim() < 4 else source[groups, :, cut:]
+        if self.detach:
+            part.requires_grad_().register_hook(functools.partial(self._collect, output, groups, cut))
+        return part
+
+    def _collect(self, output: int, groups: torch.Tensor, cut: int, grad: torch.Tensor) -> None:
+        total = self.grads[output]
+        if total is None:
+            total = self.grads[output] = torch.zeros_like(self.outputs[output])
+        (total if total.dim() < 4 else total[:, :, cut:]).index_add_(0, groups, grad)
+
     def logits(self, model: Any, rows: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
         groups = rows // self.group_size
-        first = self.inputs[0][groups][:, None]  # the prompt's last position predicts completion token 0
+        first = self._read(0, groups)[:, None]  # the prompt's last position predicts completion token 0
         if completion_ids.shape[1] <= 1:  # nothing after the first token (or no token at all)
             return first[:, : completion_ids.shape[1]]
         mask = self.prompt_mask[groups]
         cut = padding_columns(mask)
-        kv = self.inputs[1:]
-        pairs = [(k[groups, :, cut:], v[groups, :, cut:]) for k, v in zip(kv[::2], kv[1::2], strict=True)]
+        kv = [self._read(i, groups, cut) for i in range(1, len(self.outputs))]
+        pairs = list(zip(kv[::2], kv[1::2], strict=True))
         cache = DynamicCache(ddp_cache_data=pairs, config=model.config)  # the model's own layer types
         attention = torch.cat([mask[:, cut:], completion_mask[:, :-1]], dim=1)
         start = mask.long().sum(1)[:, None]
@@ -137,8 +158,8 @@ class SharedPrompts:
         mask = self.prompt_mask[prompts]
         cut = padding_columns(mask)
         outputs = self._forward(self.prompt_ids[prompts, cut:], mask[:, cut:])
-        # the leaves' gradients for these prompts: the last-position logits [n, V], then keys/values [n, H, P - cut, D]
-        logits, *kv = (leaf.grad for leaf in self.inputs)
+        # the collected gradients for these prompts: the last-position logits [n, V], then keys/values [n, H, P - cut, D]
+        logits, *kv = self.grads
         grads = [None if logits is None else logits[prompts], *(None if g is None else g[prompts, :, cut:] for g in kv)]
         return sum(
             ((out * grad).sum() for out, grad in zip(outputs, grads, strict=True) if grad is not None),

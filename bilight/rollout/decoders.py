@@ -20,6 +20,7 @@ also replaces the per-token forward by a lean one.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import torch
@@ -106,7 +107,12 @@ class HFDecoder:
 
 
 class LlamaDecoder:
-    """Lean decode steps for a plain `LlamaForCausalLM` (see the module docstring)."""
+    """Lean decode steps for a plain `LlamaForCausalLM` (see the module docstring).
+
+    Layout: inside a layer the attention runs head-major (``[heads, rows, D]``), so that the G rows of a prompt
+    are already the rows of one matrix for the prompt product and no score or probability tensor is
+    permuted between the products; the one transposition per layer is that of the projected queries/keys/values.
+    """
 
     @staticmethod
     def supports(model: PreTrainedModel) -> bool:
@@ -130,26 +136,32 @@ class LlamaDecoder:
         rows = batch * num_generations
         logits, cache = _prefill(model, prompt_ids, prompt_mask, prompt_len)
         self.first_logits = logits.repeat_interleave(num_generations, dim=0)
-        self.model, self.groups, self.prompts = model, num_generations, batch
+        self.model, self.groups, self.prompts, self.prompt_len = model, num_generations, batch, prompt_len
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.share = self.heads // self.kv_heads  # query heads per key/value head (GQA)
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.scaling = self.head_dim**-0.5
         self.eps = config.rms_norm_eps
-        # Prompt keys once per prompt, stored transposed [B, H, D, P] (a contiguous right operand halves the product's
-        # time), values [B, H, P, D]; the additive prompt mask per row [N, 1, P].
-        self.prompt_kv = [(k.transpose(-1, -2).contiguous(), v) for k, v in map(_filled, cache.layers)]
-        bias = torch.zeros(prompt_mask.shape, dtype=torch.float32, device=prompt_ids.device).masked_fill(prompt_mask == 0, float("-inf"))
-        self.prompt_bias = bias.repeat_interleave(num_generations, dim=0)[:, None]
+        # Scores are scaled by head_dim ** -0.5. A power of two (head_dim 4, 16, 64, 256) is folded into the query
+        # weights: scaling by 2^k is exact, so q' . k = (q . k) * scaling bit for bit, one product fewer per layer.
+        scaling = self.head_dim**-0.5
+        self.scaling = None if math.frexp(scaling)[0] == 0.5 else scaling
+        # Prompt keys once per prompt, head-major and transposed [Hkv, B, D, P] (a contiguous right operand halves the
+        # product's time), values [Hkv, B, P, D].
+        self.prompt_kv = [(k.permute(1, 0, 3, 2).contiguous(), v.transpose(0, 1).contiguous()) for k, v in map(_filled, cache.layers)]
+        # The additive mask of each row's scores [N, 1, P + max_new_tokens]: -inf on prompt padding, 0 elsewhere.
+        bias = torch.zeros(rows, prompt_len + max_new_tokens, dtype=torch.float32, device=prompt_ids.device)
+        bias[:, :prompt_len].masked_fill_(prompt_mask.repeat_interleave(num_generations, dim=0) == 0, float("-inf"))
+        self.bias = bias[:, None]
         first = self.prompt_kv[0][1]
-        self.gen_kv = [  # [keys, values] lists, so that `select` can swap one buffer at a time
+        self.gen_kv = [  # [keys, values] lists [Hkv, N, max_new_tokens, D], so that `select` can swap one buffer at a time
             [
-                first.new_empty(rows, self.kv_heads, max_new_tokens, self.head_dim),
-                first.new_empty(rows, self.kv_heads, max_new_tokens, self.head_dim),
+                first.new_empty(self.kv_heads, rows, max_new_tokens, self.head_dim),
+                first.new_empty(self.kv_heads, rows, max_new_tokens, self.head_dim),
             ]
             for _ in self.prompt_kv
         ]
-        self.rows = torch.arange(rows, device=prompt_ids.device)  # original row of each row still in the batch
+        # Where each row still in the batch sits among the G rows of the prompts still held (row r of prompt b: b*G + r)
+        self.rows = torch.arange(rows, device=prompt_ids.device)
         self.next_pos = prompt_mask.long().sum(-1).repeat_interleave(num_generations)
         # The rotary embedding of every position the rows can reach, from the model's own module (elementwise, so a
         # row's entry is the one a per-step call would compute), read by index at each step. The sine's first half
@@ -159,10 +171,11 @@ class LlamaDecoder:
         half = sin.shape[-1] // 2
         self.cos, self.sin = cos[0], torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1)
         self.filled, self.compacted = 0, False
+        q_scale = 1.0 if self.scaling is not None else scaling
         self.layers = [
             (
                 layer.input_layernorm.weight,
-                torch.cat([layer.self_attn.q_proj.weight, layer.self_attn.k_proj.weight, layer.self_attn.v_proj.weight]),
+                torch.cat([layer.self_attn.q_proj.weight * q_scale, layer.self_attn.k_proj.weight, layer.self_attn.v_proj.weight]),
                 layer.self_attn.o_proj.weight,
                 layer.post_attention_layernorm.weight,
                 torch.cat([layer.mlp.gate_proj.weight, layer.mlp.up_proj.weight]),
@@ -178,23 +191,27 @@ class LlamaDecoder:
         return weight * h.to(x.dtype)
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        n, t, heads = tokens.shape[0], self.filled, self.heads
+        n, t, heads, qk_heads = tokens.shape[0], self.filled, self.heads, self.heads + self.kv_heads
         x = self.model.model.embed_tokens(tokens)
-        cos, sin = self.cos[self.next_pos][:, None], self.sin[self.next_pos][:, None]
+        cos, sin = self.cos[self.next_pos], self.sin[self.next_pos]  # [n, D], the same for every head
+        bias = self.bias[..., : self.prompt_len + t + 1]
         for (ln1, wqkv, wo, ln2, wgu, wd), (pk, pv), (gk, gv) in zip(self.layers, self.prompt_kv, self.gen_kv, strict=True):
-            qkv = F.linear(self._norm(x, ln1), wqkv).view(n, heads + 2 * self.kv_heads, self.head_dim)
-            qk = qkv[:, : heads + self.kv_heads]  # queries and keys rotate together: the same operations on each element
+            qkv = F.linear(self._norm(x, ln1), wqkv).view(n, -1, self.head_dim).transpose(0, 1).contiguous()  # [H + 2 Hkv, n, D]
+            qk = qkv[:qk_heads]  # queries and keys rotate together: the same operations on each element
             qk = qk * cos + _swap_halves(qk) * sin
-            q, k, v = qk[:, :heads], qk[:, heads:], qkv[:, heads + self.kv_heads :]
-            gk[:, :, t], gv[:, :, t] = k, v
-            x = x + F.linear(self._attend(q, pk, pv, gk[:, :, : t + 1], gv[:, :, : t + 1]).reshape(n, -1), wo)
+            gk[:, :, t], gv[:, :, t] = qk[heads:], qkv[qk_heads:]
+            attended = self._attend(qk[:heads], pk, pv, gk[:, :, : t + 1], gv[:, :, : t + 1], bias)
+            x = x + F.linear(attended, wo)
             gate, up = F.linear(self._norm(x, ln2), wgu).chunk(2, dim=-1)
             x = x + F.linear(F.silu(gate) * up, wd)
         self.filled, self.next_pos = t + 1, self.next_pos + 1
         return self.model.lm_head(self._norm(x, self.model.model.norm.weight))
 
-    def _attend(self, q: torch.Tensor, pk: torch.Tensor, pv: torch.Tensor, gk: torch.Tensor, gv: torch.Tensor) -> torch.Tensor:
-        """``q`` ``[n, H, D]`` over the shared prompt keys ``[B, Hkv, D, P]`` (transposed) and the row's own generated keys ``[n, Hkv, t, D]``.
+    def _attend(
+        self, q: torch.Tensor, pk: torch.Tensor, pv: torch.Tensor, gk: torch.Tensor, gv: torch.Tensor, bias: torch.Tensor
+    ) -> torch.Tensor:
+        """``q`` ``[H, n, D]`` over the shared prompt keys ``[Hkv, B, D, P]`` (transposed) and the rows' own generated keys
+        ``[Hkv, n, t, D]``; returns ``[n, H * D]``.
 
         Query head ``h`` reads key/value head ``h // share`` (HF's ``repeat_kv``). The prompt part is one
         product per prompt and KV head, with the ``G * share`` queries that read it as the rows of one matrix.
@@ -208,32 +225,43 @@ class LlamaDecoder:
             pk.shape[3],
             not self.compacted,
         )
-        n = q.shape[0]
-        dense = q if full else q.new_zeros(b * g, self.heads, d).index_copy_(0, self.rows, q)
-        grouped = dense.view(b, g, hk, r, d).permute(0, 2, 1, 3, 4).reshape(b, hk, g * r, d)
-        prompt_scores = (grouped @ pk).view(b, hk, g, r, prompt_len).permute(0, 2, 1, 3, 4).reshape(b * g, self.heads, -1)
+        n = q.shape[1]
+        q = q.view(hk, r, n, d).transpose(1, 2)  # [Hkv, n, share, D]: a view when share is 1
+        dense = q if full else q.new_zeros(hk, b * g, r, d).index_copy_(1, self.rows, q)
+        prompt_scores = torch.bmm(dense.reshape(hk * b, g * r, d), pk.view(hk * b, d, prompt_len)).view(hk, b * g, r, prompt_len)
         if not full:
-            prompt_scores = prompt_scores[self.rows]
-        gen_scores = (q.view(n, hk, r, d) @ gk.transpose(-1, -2)).view(n, self.heads, -1)  # [n, H, t]
-        scores = torch.cat([prompt_scores.float() * self.scaling + self.prompt_bias, gen_scores.float() * self.scaling], dim=-1)
-        probs = scores.softmax(dim=-1).to(q.dtype)
+            prompt_scores = prompt_scores[:, self.rows]
+        gen_scores = torch.bmm(q.reshape(hk * n, r, d), gk.reshape(hk * n, -1, d).transpose(1, 2)).view(hk, n, r, -1)
+        scores = torch.cat([prompt_scores, gen_scores], dim=-1)  # [Hkv, n, share, P + t]
+        if self.scaling is not None:
+            scores = scores * self.scaling
+        probs = (scores + bias).softmax(dim=-1)
         prompt_probs, gen_probs = probs[..., :prompt_len], probs[..., prompt_len:]
         if not full:
-            prompt_probs = prompt_probs.new_zeros(b * g, self.heads, prompt_len).index_copy_(0, self.rows, prompt_probs)
-        grouped_probs = prompt_probs.reshape(b, g, hk, r, prompt_len).permute(0, 2, 1, 3, 4).reshape(b, hk, g * r, prompt_len)
-        out = (grouped_probs @ pv).view(b, hk, g, r, d).permute(0, 2, 1, 3, 4).reshape(b * g, self.heads, d)
+            prompt_probs = prompt_probs.new_zeros(hk, b * g, r, prompt_len).index_copy_(1, self.rows, prompt_probs)
+        out = torch.bmm(prompt_probs.reshape(hk * b, g * r, prompt_len), pv.view(hk * b, prompt_len, d)).view(hk, b * g, r, d)
         if not full:
-            out = out[self.rows]
-        return out + (gen_probs.reshape(n, hk, r, -1) @ gv).view(n, self.heads, d)
+            out = out[:, self.rows]
+        out = out + torch.bmm(gen_probs.reshape(hk * n, r, -1), gv.reshape(hk * n, -1, d)).view(hk, n, r, d)
+        return out.permute(1, 0, 2, 3).reshape(n, self.heads * d)
 
     def select(self, keep: torch.Tensor) -> None:
-        t, self.compacted = self.filled, True
+        t = self.filled
         # One buffer at a time, each old one released as its copy replaces it: the peak is the cache plus one buffer,
         # not twice the cache (a dynamic-sampling refill decodes up to 512 rows at once).
         for pair in self.gen_kv:
             for j in range(2):
                 pair[j] = _keep_rows(pair[j], keep, t)
-        self.rows, self.next_pos, self.prompt_bias = self.rows[keep], self.next_pos[keep], self.prompt_bias[keep]
+        self.rows, self.next_pos, self.bias = self.rows[keep], self.next_pos[keep], self.bias[keep]
+        # Prompts none of whose rows is left go too, so that the prompt products of the last steps (a few long
+        # completions) run over the groups still decoding, not over every group of the batch.
+        groups = torch.div(self.rows, self.groups, rounding_mode="floor")
+        held = torch.unique(groups)  # ascending, like the rows
+        if held.numel() < self.prompts:
+            self.prompt_kv = [(k[:, held], v[:, held]) for k, v in self.prompt_kv]
+            self.rows = torch.searchsorted(held, groups) * self.groups + self.rows % self.groups
+            self.prompts = held.numel()
+        self.compacted = self.rows.numel() < self.prompts * self.groups  # else every held prompt's G rows are left, in order
 
 
 def _filled(layer: object) -> tuple[torch.Tensor, torch.Tensor]:
@@ -244,9 +272,9 @@ def _filled(layer: object) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _keep_rows(buffer: torch.Tensor, keep: torch.Tensor, filled: int) -> torch.Tensor:
-    """A new ``[m, H, capacity, D]`` buffer holding the filled part of the kept rows."""
-    out = buffer.new_empty(keep.numel(), *buffer.shape[1:])
-    out[:, :, :filled] = buffer[keep, :, :filled]
+    """A new ``[H, m, capacity, D]`` buffer holding the filled part of the kept rows."""
+    out = buffer.new_empty(buffer.shape[0], keep.numel(), *buffer.shape[2:])
+    out[:, :, :filled] = buffer[:, keep, :filled]
     return out
 
 

@@ -181,35 +181,42 @@ def _decode_loop(
     out_tokens = torch.full((rows, max_new_tokens), pad, dtype=torch.long, device=device)
     out_logprobs = torch.zeros(rows, max_new_tokens, device=device)
     out_live = torch.zeros(rows, max_new_tokens, dtype=torch.bool, device=device)
-    finished = torch.zeros(rows, dtype=torch.bool, device=device)
     if max_new_tokens == 0:
         empty = prompt_ids.new_zeros(rows, 0)
         return Rollouts(prompt_ids, prompt_mask, empty, empty, empty.float(), torch.ones(rows, dtype=torch.bool, device=device))
     logits, decoder = make_decoder(model, prompt_ids, prompt_mask, num_generations, max_new_tokens)
-    alive = torch.arange(rows, device=device)  # original row of each row in the decoder's batch
     eos = eos.to(device)
-    steps = 0
+    # Per row of the decoder's batch (rows leave it when finished): its original row, whether it has finished, whether
+    # it decodes greedily (and whether it samples), and which of the step's uniforms is its own.
+    alive, done, greedy_rows, noise = torch.arange(rows, device=device), torch.zeros_like(greedy), greedy, slot.clamp(min=0)
+    sampling_rows = ~greedy_rows
+    running_sampled, steps = sampled.numel(), 0
     for step in range(max_new_tokens):
         u = None
-        if sampled.numel() and not bool(finished[sampled].all()):
-            u = torch.rand(sampled.numel(), generator=generator, device=device, dtype=torch.float64)[slot[alive].clamp(min=0)]
-        token, logprob = _choose(logits, greedy[alive], u, temperature, top_k, top_p)
-        done = finished[alive]
+        if running_sampled:  # the uniforms of every sampled row of the batch, while any of them is running
+            u = torch.rand(sampled.numel(), generator=generator, device=device, dtype=torch.float64)[noise]
+        token, logprob = _choose(logits, greedy_rows, u, temperature, top_k, top_p)
+        live = ~done
         token, logprob = token.masked_fill(done, pad), logprob.masked_fill(done, 0.0)
-        out_tokens[alive, step], out_logprobs[alive, step], out_live[alive, step] = token, logprob, ~done
-        ended = torch.isin(token, eos) & ~done
+        out_tokens[alive, step], out_logprobs[alive, step], out_live[alive, step] = token, logprob, live
+        ended = torch.isin(token, eos) & live
         if stop is not None:
-            ended |= stop(out_tokens[alive, : step + 1], ~done & ~ended)
-        finished[alive[ended]] = True
+            ended |= stop(out_tokens[alive, : step + 1], live & ~ended)
+        done = done | ended
         steps = step + 1
-        if bool(finished.all()) or step == max_new_tokens - 1:
+        running = ~done
+        running_rows, running_sampled = torch.stack([running.sum(), (running & sampling_rows).sum()]).tolist()
+        if running_rows == 0 or step == max_new_tokens - 1:
             break
-        done = finished[alive]
-        if int(done.sum()) * COMPACT_SHARE >= done.numel():
-            keep = (~done).nonzero().flatten()
+        if (done.numel() - running_rows) * COMPACT_SHARE >= done.numel():
+            keep = running.nonzero().flatten()
             decoder.select(keep)
-            alive, token = alive[keep], token[keep]
+            alive, token, done = alive[keep], token[keep], done[keep]
+            greedy_rows, noise = greedy[alive], slot[alive].clamp(min=0)
+            sampling_rows = ~greedy_rows
         logits = decoder.step(token)
+    finished = torch.ones_like(greedy)  # rows that left the batch had finished
+    finished[alive] = done
     return Rollouts(prompt_ids, prompt_mask, out_tokens[:, :steps], out_live[:, :steps].long(), out_logprobs[:, :steps], ~finished)
 
 

@@ -132,31 +132,39 @@ def test_lean_decoder_only_for_a_rotary_embedding_of_the_position_alone() -> Non
     assert not LlamaDecoder.supports(LlamaForCausalLM(LlamaConfig(**kwargs, rope_parameters=dynamic)))
 
 
+@pytest.mark.parametrize("hidden", [32, 64])  # head_dim 8 (scores scaled by 8 ** -0.5) and 16 (0.25 folded into the queries)
 @pytest.mark.parametrize("kv_heads", [4, 2, 1])
-def test_lean_llama_steps_match_the_hf_forward(prompts: Prompts, kv_heads: int) -> None:
-    """Logits of the lean decode steps equal a teacher-forced HF forward, with and without GQA, after rows are dropped."""
+def test_lean_llama_steps_match_the_hf_forward(prompts: Prompts, kv_heads: int, hidden: int) -> None:
+    """Logits of the lean decode steps equal a teacher-forced HF forward, with and without GQA, after rows are dropped,
+    then after whole groups are dropped."""
     config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        vocab_size=VOCAB, hidden_size=hidden, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=kv_heads, pad_token_id=PAD, eos_token_id=EOS, bos_token_id=1,
     )  # fmt: skip
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).eval()
     ids, mask = prompts
-    g, steps = 2, 5
+    g, steps = 2, 6
     tokens = torch.randint(3, VOCAB, (ids.shape[0] * g, steps), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         first, decoder = make_decoder(model, ids, mask, g, steps)
         assert isinstance(decoder, LlamaDecoder)
+        assert (decoder.scaling is None) == (hidden == 64)
         lean = [first, decoder.step(tokens[:, 0])]
-        keep = torch.tensor([0, 2, 3, 5])  # drop rows 1 and 4 (a member of the first and of the third group)
+        keep = torch.tensor([2, 3, 5])  # drop the first group (rows 0, 1) and a member of the third (row 4)
         decoder.select(keep)
-        lean += [decoder.step(tokens[keep, t]) for t in range(1, steps)]
+        assert decoder.prompts == 2 and decoder.compacted
+        lean += [decoder.step(tokens[keep, t]) for t in (1, 2)]
+        decoder.select(torch.tensor([0, 1]))  # rows 2 and 3 are left: the second group, whole; the third goes
+        assert decoder.prompts == 1 and not decoder.compacted
+        lean += [decoder.step(tokens[[2, 3], t]) for t in (3, 4)]
         rep_ids, rep_mask = ids.repeat_interleave(g, 0), mask.repeat_interleave(g, 0)
         full_mask = torch.cat([rep_mask, torch.ones_like(tokens)], 1)
         hf = model(input_ids=torch.cat([rep_ids, tokens], 1), attention_mask=full_mask, position_ids=position_ids(full_mask)).logits
     hf = hf[:, ids.shape[1] - 1 :]
     torch.testing.assert_close(torch.stack(lean[:2], 1), hf[:, :2], atol=1e-5, rtol=0)
-    torch.testing.assert_close(torch.stack(lean[2:], 1), hf[keep, 2:], atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.stack(lean[2:4], 1), hf[keep, 2:4], atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.stack(lean[4:], 1), hf[[2, 3], 4:6], atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("top_k, top_p", [(0, 1.0), (10, 0.9)])
