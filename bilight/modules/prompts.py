@@ -24,7 +24,6 @@ would carry the scale twice, so `GRPOModule` keeps `RowPrompts` there.
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Any, Protocol
 
 import torch
@@ -91,8 +90,10 @@ class SharedPrompts:
         # Detached: no graph is kept while the micro-batches run; `surrogate` runs the forward again to backpropagate.
         with torch.no_grad() if self.detach else contextlib.nullcontext():
             self.outputs = self._forward(prompt_ids, prompt_mask)
-        # Detached: the gradient at each output, summed over the micro-batches that read it (`_read`), for `surrogate`.
-        self.grads: list[torch.Tensor | None] = [None] * len(self.outputs)
+        # Detached: the gradient at each output, summed over the micro-batches that read it (`_read`), for `surrogate`;
+        # the anchor only gives the rows a micro-batch reads a place in its graph.
+        self.grads = [torch.zeros_like(t) for t in self.outputs] if self.detach else []
+        self.anchor = torch.zeros((), requires_grad=True)
 
     def _forward(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[torch.Tensor]:
         """The last-position logits ``[n, V]``, then the keys and the values ``[n, H, P, D]`` of every layer."""
@@ -106,23 +107,12 @@ class SharedPrompts:
         return [out.logits[:, -1], *(t for layer in out.cache.layers for t in (layer.keys, layer.values))]
 
     def _read(self, output: int, groups: torch.Tensor, cut: int = 0) -> torch.Tensor:
-        """Rows ``groups`` of prompt output ``output`` (keys/values from column ``cut`` on).
-
-        Detached, the rows are a leaf of the micro-batch's graph whose gradient is added into `grads` as the backward
-        reaches it: ``index_add_`` over the rows read, instead of autograd's scatter of each micro-batch's gradient into a
-        zero tensor the size of every prompt's keys/values, then added to the total.
-        """
+        """Rows ``groups`` of prompt output ``output`` (keys/values from column ``cut`` on); detached, their gradient is
+        added into `grads` as the backward reaches them (`_CollectRows`)."""
         source = self.outputs[output]
-        part = source[groups] if source.dim() < 4 else source[groups, :, cut:]
         if self.detach:
-            part.requires_grad_().register_hook(functools.partial(self._collect, output, groups, cut))
-        return part
-
-    def _collect(self, output: int, groups: torch.Tensor, cut: int, grad: torch.Tensor) -> None:
-        total = self.grads[output]
-        if total is None:
-            total = self.grads[output] = torch.zeros_like(self.outputs[output])
-        (total if total.dim() < 4 else total[:, :, cut:]).index_add_(0, groups, grad)
+            return _CollectRows.apply(self.anchor, source, groups, cut, self.grads[output])
+        return source[groups] if source.dim() < 4 else source[groups, :, cut:]
 
     def logits(self, model: Any, rows: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
         groups = rows // self.group_size
@@ -160,8 +150,26 @@ class SharedPrompts:
         outputs = self._forward(self.prompt_ids[prompts, cut:], mask[:, cut:])
         # the collected gradients for these prompts: the last-position logits [n, V], then keys/values [n, H, P - cut, D]
         logits, *kv = self.grads
-        grads = [None if logits is None else logits[prompts], *(None if g is None else g[prompts, :, cut:] for g in kv)]
-        return sum(
-            ((out * grad).sum() for out, grad in zip(outputs, grads, strict=True) if grad is not None),
-            outputs[0].sum() * 0.0,  # a graph to run even when no micro-batch read the prompts
-        )
+        grads = [logits[prompts], *(g[prompts, :, cut:] for g in kv)]
+        return sum(((out * grad).sum() for out, grad in zip(outputs, grads, strict=True)), torch.zeros(()))
+
+
+class _CollectRows(torch.autograd.Function):
+    """Rows ``groups`` of a prompt output (keys/values from column ``cut`` on) whose backward adds their gradient into
+    ``total`` (``index_add_`` over the rows read) and sends nothing further.
+
+    A micro-batch's graph then ends here, holding neither the rows it read nor their gradient: a leaf would hold both
+    until the graph is freed, and autograd's own indexing backward scatters each micro-batch's gradient into a zero
+    tensor the size of every prompt's keys/values before adding it to the total.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, anchor: torch.Tensor, source: torch.Tensor, groups: torch.Tensor, cut: int, total: torch.Tensor) -> torch.Tensor:
+        ctx.groups, ctx.cut, ctx.total = groups, cut, total
+        return source[groups] if source.dim() < 4 else source[groups, :, cut:]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, ...]:
+        total = ctx.total
+        (total if total.dim() < 4 else total[:, :, ctx.cut :]).index_add_(0, ctx.groups, grad)
+        return None, None, None, None, None
