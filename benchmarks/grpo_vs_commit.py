@@ -10,10 +10,10 @@ task generator changed after the baseline (issue 12's parity work: other problem
 of 491), so the baseline cannot load a checkpoint of today's task, and a same-work comparison needs a candidate on
 the baseline's task (3effe92, the speed branch before it met the parity work, whose rollout and update code is
 today's) and an SFT checkpoint trained by the baseline's own quickstart config. ``--candidate_patch`` applies a patch to
-the candidate's checkout first (``patches/3effe92_rollout_and_update_of_8e5032e.patch`` brings 3effe92's rollout and update
-code to main's at 8e5032e), and ``--baseline_sft`` trains that SFT checkpoint in the baseline's checkout (its quickstart
-config, 1,200 steps, no validation; ~10 min on 2 cores). `step_clock.StepClock` records every step's wall time
-and CPU time; the median after the first step is reported, then the median over repeats. The rollout
+the candidate's checkout first (``patches/3effe92_rollout_and_update_of_a9ce20b.patch`` brings 3effe92's rollout and update
+code to main's at a9ce20b; the older patches are those of earlier rounds), and ``--baseline_sft`` trains that SFT
+checkpoint in the baseline's checkout (its quickstart config, 1,200 steps, no validation; ~10 min on 2 cores).
+`step_clock.StepClock` records every step's wall time and CPU time; the median after the first step is reported, then the median over repeats. The rollout
 scalars of every step (completion lengths, refills, kept groups) are compared too, and the script says whether
 both sides drew the same rollouts step for step: up to 8e5032e the sampler drew the same tokens as d8fe6b4's
 ``torch.multinomial``; since then it draws other tokens from the same distribution (inverse CDF), so the two
@@ -23,7 +23,7 @@ groups). Peak memory is the training process's peak RSS.
 
     OMP_NUM_THREADS=2 python benchmarks/grpo_vs_commit.py --init_from runs/sft/igsm_tiny_bridge/checkpoints/last.ckpt
     OMP_NUM_THREADS=2 python benchmarks/grpo_vs_commit.py --baseline_sft --candidate 3effe92 \
-        --candidate_patch benchmarks/patches/3effe92_rollout_and_update_of_8e5032e.patch --repeats 3   # same work as d8fe6b4
+        --candidate_patch benchmarks/patches/3effe92_rollout_and_update_of_a9ce20b.patch --repeats 3   # same work as d8fe6b4
 
 Last line: ``speedup=<float>`` (baseline seconds per step / this checkout's).
 """
