@@ -10,9 +10,10 @@ is paid for G times: on the shipped GRPO config a whole-group micro-batch was a 
 
 The gradient: the prompts are first forwarded without a graph, and each micro-batch's backward stops at
 detached copies of the rows of the prompt outputs it reads, whose gradients are added into one gradient per
-output (`SharedPrompts.grads`) as the backward reaches them. After the last micro-batch, `SharedPrompts.surrogate` runs the prompt forward again, with grad, and is
-a scalar whose backward sends those accumulated gradients through it once: so no prompt activations are
-held while the micro-batches run (a second prompt forward, about a tenth of the update's tokens, buys that).
+output (`SharedPrompts.grads`) as the backward reaches them. After the last micro-batch,
+`SharedPrompts.surrogate` runs the prompt forward again, with grad, and is a scalar whose backward sends those
+accumulated gradients through it once: so no prompt activations are held while the micro-batches run (a
+second prompt forward, about a tenth of the update's tokens, buys that).
 The second forward goes in pieces of length-sorted prompts (`surrogate_batches`), each backwarded before the next
 is built, so it holds no more activations than a micro-batch: all the step's prompts at once raised the peak
 resident memory of the shipped GRPO run by ~0.13 GB.
@@ -151,7 +152,7 @@ class SharedPrompts:
         # the collected gradients for these prompts: the last-position logits [n, V], then keys/values [n, H, P - cut, D]
         logits, *kv = self.grads
         grads = [logits[prompts], *(g[prompts, :, cut:] for g in kv)]
-        return sum(((out * grad).sum() for out, grad in zip(outputs, grads, strict=True)), torch.zeros(()))
+        return sum(((out * grad).sum() for out, grad in zip(outputs, grads, strict=True)), outputs[0].new_zeros(()))
 
 
 class _CollectRows(torch.autograd.Function):
