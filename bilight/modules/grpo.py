@@ -281,7 +281,7 @@ class GRPOModule(LMModule):
             prompts = self.prompt_source(self.model, rollout, detach=True)
             shared = isinstance(prompts, SharedPrompts)
             for i, (c, (ids, completion_mask), m) in enumerate(zip(chunks, completions, masks, strict=True)):
-                logits = self.tempered(prompts.logits(self.model, c, ids, completion_mask))
+                logits = tempered(prompts.logits(self.model, c, ids, completion_mask), self.temperature)
                 logprobs = token_logprobs(logits, ids)
                 out = policy_loss(
                     logprobs,
@@ -361,7 +361,8 @@ class GRPOModule(LMModule):
         """Token log-probs ``[n, T]`` of each micro-batch's completions under ``model`` (call it without grad)."""
         prompts = self.prompt_source(model, rollout)
         return [
-            token_logprobs(self.tempered(prompts.logits(model, c, ids, m)), ids) for c, (ids, m) in zip(chunks, completions, strict=True)
+            token_logprobs(tempered(prompts.logits(model, c, ids, m), self.temperature), ids)
+            for c, (ids, m) in zip(chunks, completions, strict=True)
         ]
 
     def no_grad_sync(self) -> contextlib.AbstractContextManager[Any]:
@@ -388,13 +389,8 @@ class GRPOModule(LMModule):
         rows = completion_ids.shape[0]
         group = rows // prompt_ids.shape[0]
         source = SharedPrompts(model, prompt_ids, prompt_mask, group, detach=False) if group > 1 else RowPrompts(prompt_ids, prompt_mask, 1)
-        return self.tempered(source.logits(model, torch.arange(rows, device=completion_ids.device), completion_ids, completion_mask))
-
-    def tempered(self, logits: torch.Tensor) -> torch.Tensor:
-        """Float32 logits divided by the sampling temperature (at temperature 1, the logits: x / 1.0 is x, and skipping it
-        saves a pass over the ``[n, T, V]`` logits and one over their gradient)."""
-        logits = logits.float()
-        return logits if self.temperature == 1.0 else logits / self.temperature
+        every_row = torch.arange(rows, device=completion_ids.device)
+        return tempered(source.logits(model, every_row, completion_ids, completion_mask), self.temperature)
 
     def policy_logprobs(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token log-probs ``[N, T]`` (with grad) of the completions under the current policy, and the logits."""
@@ -493,6 +489,13 @@ def rollout_stats(batch: Rollouts) -> dict[str, float]:
         "rollout/completion_len_max": float(lengths.max()),
         "rollout/clipped_frac": float(batch.truncated.float().mean()),
     }
+
+
+def tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Float32 logits divided by the sampling temperature (at temperature 1, the logits: x / 1.0 is x, and skipping it
+    saves a pass over the ``[n, T, V]`` logits and one over their gradient)."""
+    logits = logits.float()
+    return logits if temperature == 1.0 else logits / temperature
 
 
 def _add(sums: dict[str, float], key: str, value: float) -> None:
