@@ -113,7 +113,7 @@ class SharedPrompts:
         source = self.outputs[output]
         if self.detach:
             return _CollectRows.apply(self.anchor, source, groups, cut, self.grads[output])
-        return source[groups] if source.dim() < 4 else source[groups, :, cut:]
+        return _from_column(source, cut)[groups]
 
     def logits(self, model: Any, rows: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
         groups = rows // self.group_size
@@ -150,8 +150,7 @@ class SharedPrompts:
         cut = padding_columns(mask)
         outputs = self._forward(self.prompt_ids[prompts, cut:], mask[:, cut:])
         # the collected gradients for these prompts: the last-position logits [n, V], then keys/values [n, H, P - cut, D]
-        logits, *kv = self.grads
-        grads = [logits[prompts], *(g[prompts, :, cut:] for g in kv)]
+        grads = [_from_column(g, cut)[prompts] for g in self.grads]
         return sum(((out * grad).sum() for out, grad in zip(outputs, grads, strict=True)), outputs[0].new_zeros(()))
 
 
@@ -167,10 +166,15 @@ class _CollectRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, anchor: torch.Tensor, source: torch.Tensor, groups: torch.Tensor, cut: int, total: torch.Tensor) -> torch.Tensor:
         ctx.groups, ctx.cut, ctx.total = groups, cut, total
-        return source[groups] if source.dim() < 4 else source[groups, :, cut:]
+        return _from_column(source, cut)[groups]
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, ...]:
-        total = ctx.total
-        (total if total.dim() < 4 else total[:, :, ctx.cut :]).index_add_(0, ctx.groups, grad)
+        _from_column(ctx.total, ctx.cut).index_add_(0, ctx.groups, grad)
         return None, None, None, None, None
+
+
+def _from_column(output: torch.Tensor, cut: int) -> torch.Tensor:
+    """A prompt output from prompt column ``cut`` on: keys/values ``[n, H, P, D]`` lose their first ``cut`` positions (a
+    view), the last-position logits ``[n, V]`` stay whole."""
+    return output if output.dim() < 4 else output[:, :, cut:]

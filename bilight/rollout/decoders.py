@@ -144,7 +144,8 @@ class LlamaDecoder:
         # Scores are scaled by head_dim ** -0.5. A power of two (head_dim 4, 16, 64, 256) is folded into the query
         # weights: scaling by 2^k is exact, so q' . k = (q . k) * scaling bit for bit, one product fewer per layer.
         scaling = self.head_dim**-0.5
-        self.scaling = None if math.frexp(scaling)[0] == 0.5 else scaling
+        folded = math.frexp(scaling)[0] == 0.5
+        self.scaling = None if folded else scaling  # what the scores are still multiplied by
         # Prompt keys once per prompt, head-major and transposed [Hkv, B, D, P] (a contiguous right operand halves the
         # product's time), values [Hkv, B, P, D].
         self.prompt_kv = [(k.permute(1, 0, 3, 2).contiguous(), v.transpose(0, 1).contiguous()) for k, v in map(_filled, cache.layers)]
@@ -171,7 +172,7 @@ class LlamaDecoder:
         half = sin.shape[-1] // 2
         self.cos, self.sin = cos[0], torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1)
         self.filled, self.compacted = 0, False
-        q_scale = 1.0 if self.scaling is not None else scaling
+        q_scale = scaling if folded else 1.0
         self.layers = [
             (
                 layer.input_layernorm.weight,
